@@ -1,0 +1,36 @@
+# The two commands of the README: `make demo` sets everything up and runs the main job on
+# the built-in simulator; `make test` runs the whole test suite (CI runs it).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: demo test lint pytest bench simulate clean
+
+demo: $(INSTALLED)
+	$(BIN)/waap-sessions demo
+
+test: lint pytest
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy waap_sessions
+
+pytest: $(INSTALLED)
+	$(BIN)/pytest -n auto
+
+bench: $(INSTALLED)
+	$(BIN)/python -m bench
+
+simulate: $(INSTALLED)
+	$(BIN)/waap-sessions simulate
+
+$(INSTALLED): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed: make PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(INSTALLED)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache data *.egg-info

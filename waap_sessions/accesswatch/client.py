@@ -1,0 +1,54 @@
+"""Access Watch client: the current sessions, one snapshot per call.
+
+`GET /sessions` takes `limit` and nothing else (no cursor, no time filter), so history
+comes from keeping snapshots, which is the assets' job.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter
+
+from waap_sessions.accesswatch.models import Session, SessionsResponse
+from waap_sessions.http_core import HeaderAuth, HttpClient, HttpSettings, VendorClient
+from waap_sessions.models import parse_response, require_secret, validate_parameters
+
+ACCESSWATCH_BASE_URL = "https://api.access.watch/1.1"
+SESSIONS_PATH = "/sessions"
+
+_SESSIONS_RESPONSE = TypeAdapter(SessionsResponse)
+
+
+class SessionsQuery(BaseModel):
+    """`limit` is documented as an int; a count of sessions must be positive."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    limit: int = Field(gt=0)
+
+
+class AccessWatchClient(VendorClient):
+    """A plain Access Watch API client (no Dagster inside); close it, or use it with `with`."""
+
+    def __init__(self, api_key: str | SecretStr, settings: HttpSettings | None = None) -> None:
+        secret = require_secret(api_key, "Access Watch settings", "api_key")
+        super().__init__(
+            HttpClient(
+                settings or HttpSettings(base_url=ACCESSWATCH_BASE_URL),
+                vendor="Access Watch",
+                # The header, not the `api_key` query parameter, so the key stays out of URLs.
+                auth=HeaderAuth("Api-Key", secret),
+            )
+        )
+
+    def get_sessions(self, limit: int = 100) -> list[Session]:
+        """The current sessions, at most `limit` of them."""
+        query = validate_parameters(SessionsQuery, {"limit": limit}, "Access Watch sessions")
+        response = self.http.request("GET", SESSIONS_PATH, params=query.model_dump())
+        parsed = parse_response(
+            _SESSIONS_RESPONSE,
+            response.content,
+            vendor="Access Watch",
+            path=SESSIONS_PATH,
+            drift=self.schema_drift,
+        )
+        return parsed.sessions

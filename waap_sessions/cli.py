@@ -1,0 +1,125 @@
+"""The `waap-sessions` console script: a thin dispatcher over subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from pydantic import ValidationError
+
+from waap_sessions.demo import run_demo
+from waap_sessions.simulator import Faults, Simulator, SimulatorConfig
+from waap_sessions.simulator.server import is_loopback
+
+
+def _add_simulate(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subcommands.add_parser(
+        "simulate", help="serve the four simulated APIs on a local port until Ctrl-C"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="loopback unless allowed otherwise")
+    parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--domains", type=int, default=3)
+    parser.add_argument("--days", type=int, default=3)
+    parser.add_argument("--requests-per-day", type=int, default=5000)
+    parser.add_argument("--now", type=datetime.fromisoformat, help="ISO time; default: now")
+    parser.add_argument("--count-mode", choices=("total", "page"), default="total")
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--error-rate", type=float, default=0.0)
+    parser.add_argument("--rate-limit", type=float, default=None, help="requests per second")
+    parser.add_argument("--truncate-rate", type=float, default=0.0)
+    parser.add_argument("--arrivals-per-request", type=int, default=0)
+    parser.add_argument(
+        "--allow-non-loopback",
+        action="store_true",
+        help="listen on a non-loopback host (it serves fake credentials to anyone who asks)",
+    )
+    parser.set_defaults(run=simulate)
+
+
+def simulate(args: argparse.Namespace) -> int:
+    """Start the simulator, print where it listens and how to log in, serve until Ctrl-C."""
+    if not (args.allow_non_loopback or is_loopback(args.host)):
+        print(
+            f"error: refusing to listen on non-loopback host {args.host!r}; "
+            "pass --allow-non-loopback to do it anyway",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        settings = {
+            "seed": args.seed,
+            "domains": args.domains,
+            "days": args.days,
+            "requests_per_day": args.requests_per_day,
+            "count_mode": args.count_mode,
+        }
+        if args.now is not None:
+            settings["now"] = args.now
+        config = SimulatorConfig.model_validate(settings)
+        faults = Faults(
+            latency_s=args.latency_ms / 1000,
+            error_rate=args.error_rate,
+            rate_limit_per_s=args.rate_limit,
+            truncate_rate=args.truncate_rate,
+            arrivals_per_request=args.arrivals_per_request,
+        )
+    except ValidationError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    simulator = Simulator(config)
+    simulator.faults = faults
+    simulator.start(args.host, args.port, allow_non_loopback=args.allow_non_loopback)
+    print(
+        f"Gcore WAAP    {simulator.base_url}  (Authorization: APIKey {config.gcore_api_key})\n"
+        f"Access Watch  {simulator.accesswatch_base_url}  (Api-Key: {config.accesswatch_api_key})\n"
+        f"Appgate SDP   {simulator.appgate_base_url}  (provider {config.appgate_provider}, "
+        f"user {config.appgate_username}, password {config.appgate_password})\n"
+        f"Simulated now {simulator.now().isoformat()}; these credentials are fake. Ctrl-C stops.",
+        flush=True,
+    )
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        simulator.stop()
+    return 0
+
+
+def _add_demo(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subcommands.add_parser(
+        "demo", help="read every API through its resource, on a simulator started for it"
+    )
+    parser.add_argument("--seed", type=int, default=7)
+    parser.set_defaults(run=demo)
+
+
+def demo(args: argparse.Namespace) -> int:
+    """Run the README's first command: the four APIs on the built-in simulator."""
+    run_demo(SimulatorConfig(seed=args.seed))
+    return 0
+
+
+_SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
+    _add_demo,
+    _add_simulate,
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line and run the chosen subcommand."""
+    parser = argparse.ArgumentParser(prog="waap-sessions", description=__doc__)
+    subcommands = parser.add_subparsers(dest="command", required=True)
+    for add in _SUBCOMMANDS:
+        add(subcommands)
+    args = parser.parse_args(argv)
+    code: int = args.run(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

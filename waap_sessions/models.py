@@ -1,0 +1,101 @@
+"""Pydantic plumbing shared by the vendor clients.
+
+Two jobs: turn pydantic's validation errors into `InvalidParameterError`s that name the
+field and the broken limit (without echoing a secret), and give response models a base
+that keeps undocumented fields aside, so schema drift is counted instead of lost.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, SecretStr, TypeAdapter, ValidationError
+
+from waap_sessions.errors import InvalidParameterError, ResponseFormatError
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+_URL_CREDENTIALS = re.compile(r"//[^/@\s'\"]*@")
+ParsedT = TypeVar("ParsedT")
+
+
+class VendorModel(BaseModel):
+    """A vendor's response object: documented fields typed, unknown ones kept in `model_extra`."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+
+
+def validate_parameters(model: type[ModelT], values: Mapping[str, Any], what: str) -> ModelT:
+    """Validate `values` as `model`, or raise InvalidParameterError naming each bad field."""
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        problems = [_describe(model, error) for error in exc.errors()]
+        # `from None`: pydantic's own message echoes every input, secrets included.
+        raise InvalidParameterError(what, problems) from None
+
+
+def require_secret(value: str | SecretStr, what: str, field: str) -> SecretStr:
+    """A credential as a SecretStr (so no repr shows it); empty ones fail at once."""
+    secret = value if isinstance(value, SecretStr) else SecretStr(value)
+    if not secret.get_secret_value().strip():
+        raise InvalidParameterError(what, [(field, "must not be empty")])
+    return secret
+
+
+def parse_response(
+    adapter: TypeAdapter[ParsedT], content: bytes, *, vendor: str, path: str, drift: Counter[str]
+) -> ParsedT:
+    """Parse an answer body, count its undocumented fields, or raise ResponseFormatError."""
+    try:
+        parsed = adapter.validate_json(content)
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            for error in exc.errors()
+        ]
+        raise ResponseFormatError(vendor=vendor, path=path, problems=problems) from None
+    count_unknown_fields(drift, parsed)
+    return parsed
+
+
+def _describe(model: type[BaseModel], error: Mapping[str, Any]) -> tuple[str, str]:
+    location = [str(part) for part in error["loc"]]
+    field = location[0] if location else "(parameters)"
+    name = field + "".join(f"[{part}]" for part in location[1:])
+    message = str(error["msg"])
+    if error["type"] != "missing" and "input" in error and not _is_secret(model, field):
+        # A URL may carry credentials (`https://user:password@host`): never echo them.
+        message += " (got " + _URL_CREDENTIALS.sub("//***@", repr(error["input"])) + ")"
+    return name, message
+
+
+def _is_secret(model: type[BaseModel], field: str) -> bool:
+    info = model.model_fields.get(field)
+    return info is None or "SecretStr" in repr(info.annotation) or info.annotation is SecretStr
+
+
+def unknown_fields(model: BaseModel) -> Iterator[str]:
+    """Name every undocumented field in `model` and the models nested in it, as `Type.field`."""
+    for name in model.model_extra or {}:
+        yield f"{type(model).__name__}.{name}"
+    for field in type(model).model_fields:
+        yield from _unknown_fields_in(getattr(model, field))
+
+
+def _unknown_fields_in(value: Any) -> Iterator[str]:
+    if isinstance(value, BaseModel):
+        yield from unknown_fields(value)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _unknown_fields_in(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _unknown_fields_in(item)
+
+
+def count_unknown_fields(drift: Counter[str], parsed: object) -> None:
+    """Add the undocumented fields of a parsed answer (a model or a list) to a drift counter."""
+    drift.update(_unknown_fields_in(parsed))

@@ -1,0 +1,13 @@
+"""A local simulator of the four session APIs: the demo's default backend and the tests' backbone.
+
+One deterministic data set (`Dataset`) lies behind Gcore WAAP request analytics, IP Spotlight
+and domains, Access Watch sessions and the Appgate SDP active-sessions dashboard, all served
+on one loopback port (`Simulator`) with injectable faults (`Faults`).
+"""
+
+from waap_sessions.simulator.config import SimulatorConfig
+from waap_sessions.simulator.dataset import Dataset
+from waap_sessions.simulator.faults import Faults, ScriptedFault
+from waap_sessions.simulator.server import LoggedRequest, Simulator
+
+__all__ = ["Dataset", "Faults", "LoggedRequest", "ScriptedFault", "Simulator", "SimulatorConfig"]

@@ -1,0 +1,192 @@
+"""Faults on demand: latency, errors, rate limits, cut answers, arrivals, scripted answers.
+
+`Faults` is a mutable settings object that tests change while the server runs;
+`FaultInjector` is the ASGI middleware that reads it on every API request. Faults touch
+API paths only (those starting with `Faults.path_prefix`), and every injected error is
+in the vendor's own format (`vendors.error_response`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import random
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from waap_sessions.simulator.clock import SimulatedClock
+from waap_sessions.simulator.dataset import Dataset
+from waap_sessions.simulator.gcore import ANALYTICS_PATH
+from waap_sessions.simulator.vendors import error_response, vendor_of
+
+
+@dataclass(frozen=True)
+class ScriptedFault:
+    """One scripted answer: a status and, optionally, the retry headers to send with it."""
+
+    status: int
+    retry_after: str | None = None  # `Retry-After`: seconds or an HTTP date
+    retry_after_ms: str | None = None  # `retry-after-ms`, as Gcore's client reads it
+
+
+class Faults(BaseModel):
+    """The faults the running simulator injects; assignments are validated."""
+
+    model_config = ConfigDict(validate_assignment=True)
+
+    latency_s: float = Field(0.0, ge=0, description="Added to every answer (async sleep).")
+    error_rate: float = Field(0.0, ge=0, le=1, description="Share answered with error_status.")
+    error_status: int = Field(503, ge=400, le=599)
+    rate_limit_per_s: float | None = Field(None, gt=0, description="Beyond it: 429.")
+    truncate_rate: float = Field(0.0, ge=0, le=1, description="Share of 2xx bodies cut halfway.")
+    arrivals_per_request: int = Field(
+        0, ge=0, description="New requests per domain, stamped now, before each analytics call."
+    )
+    script: deque[ScriptedFault] = Field(
+        default_factory=deque, description="Answers for the next requests, one each, in order."
+    )
+    fail_after: int | None = Field(
+        None,
+        ge=0,
+        description="Counts down on each successful answer; at 0 every answer is error_status.",
+    )
+    path_prefix: str = Field("", description="Faults touch only paths starting with this.")
+    extra_fields: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Schema drift: added to every JSON object of a successful answer.",
+    )
+
+
+class TruncatedResponse(Exception):
+    """Raised after half a body to make the server abort the connection."""
+
+
+class _TokenBucket:
+    """A rate limit allowing short bursts of up to one second's worth of requests."""
+
+    def __init__(self) -> None:
+        self._tokens = 0.0
+        self._refilled_at = time.monotonic()
+        self._rate: float | None = None
+
+    def retry_after_s(self, rate: float) -> int | None:
+        """None if a request may pass now, otherwise whole seconds to wait."""
+        now = time.monotonic()
+        capacity = max(1.0, rate)
+        if rate != self._rate:
+            self._rate, self._tokens = rate, capacity
+        self._tokens = min(capacity, self._tokens + (now - self._refilled_at) * rate)
+        self._refilled_at = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return None
+        return max(1, math.ceil((1 - self._tokens) / rate))
+
+
+class FaultInjector:
+    """ASGI middleware that applies the current `Faults` to API requests."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        faults: Callable[[], Faults],
+        dataset: Dataset,
+        clock: SimulatedClock,
+        seed: int,
+    ) -> None:
+        self._app = app
+        self._faults = faults
+        self._dataset = dataset
+        self._clock = clock
+        self._rng = random.Random(f"waap-sim-faults/{seed}")
+        self._bucket = _TokenBucket()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        faults = self._faults()
+        if scope["type"] != "http" or vendor_of(path) is None:
+            await self._app(scope, receive, send)
+            return
+        if not path.startswith(faults.path_prefix):
+            await self._app(scope, receive, send)
+            return
+        if faults.latency_s:
+            await asyncio.sleep(faults.latency_s)
+        injected = self._injected_error(path, faults)
+        if injected is not None:
+            await injected(scope, receive, send)
+            return
+        if faults.arrivals_per_request and path == ANALYTICS_PATH:
+            self._dataset.add_arrivals(faults.arrivals_per_request, self._clock.now())
+        await self._serve(scope, receive, send, faults)
+
+    def _injected_error(self, path: str, faults: Faults) -> ASGIApp | None:
+        """The error answer that replaces this request, if any fault fires."""
+        if faults.script:
+            scripted = faults.script.popleft()
+            headers = {}
+            if scripted.retry_after is not None:
+                headers["Retry-After"] = scripted.retry_after
+            if scripted.retry_after_ms is not None:
+                headers["retry-after-ms"] = scripted.retry_after_ms
+            return error_response(path, scripted.status, "Scripted fault.", headers=headers)
+        if faults.fail_after == 0:
+            return error_response(path, faults.error_status, "The service is down.")
+        if faults.rate_limit_per_s is not None:
+            wait_s = self._bucket.retry_after_s(faults.rate_limit_per_s)
+            if wait_s is not None:
+                headers = {"Retry-After": str(wait_s)}
+                return error_response(path, 429, "Too many requests.", headers=headers)
+        if faults.error_rate and self._rng.random() < faults.error_rate:
+            return error_response(path, faults.error_status, "Injected failure.")
+        return None
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, faults: Faults) -> None:
+        """Run the app, then pass its answer on whole or, by chance, cut in half."""
+        messages: list[Message] = []
+
+        async def keep(message: Message) -> None:
+            messages.append(message)
+
+        await self._app(scope, receive, keep)
+        start, *bodies = messages
+        succeeded = 200 <= start["status"] < 300
+        if succeeded and faults.fail_after is not None:
+            faults.fail_after -= 1
+        if succeeded and faults.extra_fields:
+            start, bodies = _with_extra_fields(start, bodies, faults.extra_fields)
+        if succeeded and faults.truncate_rate and self._rng.random() < faults.truncate_rate:
+            body = b"".join(message.get("body", b"") for message in bodies)
+            await send(start)
+            await send(
+                {"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True}
+            )
+            raise TruncatedResponse(scope["path"])
+        for message in (start, *bodies):
+            await send(message)
+
+
+def _with_extra_fields(
+    start: Message, bodies: list[Message], extra: dict[str, Any]
+) -> tuple[Message, list[Message]]:
+    """The answer with `extra` added to each of its JSON objects, as a newer API would send."""
+    document = json.loads(b"".join(message.get("body", b"") for message in bodies))
+
+    def widen(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {**{key: widen(item) for key, item in value.items()}, **extra}
+        if isinstance(value, list):
+            return [widen(item) for item in value]
+        return value
+
+    body = json.dumps(widen(document)).encode()
+    headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+    headers.append((b"content-length", str(len(body)).encode()))
+    return {**start, "headers": headers}, [{"type": "http.response.body", "body": body}]

@@ -1,0 +1,73 @@
+"""Shared fixtures: one simulator on loopback for the session, and clients pointed at it.
+
+Tests that change the simulator's data (arrivals) or its clock start their own.
+"""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from waap_sessions.accesswatch import AccessWatchClient
+from waap_sessions.appgate import AppgateSdpClient
+from waap_sessions.gcore import GcoreWaapClient
+from waap_sessions.http_core import HttpSettings
+from waap_sessions.simulator import Faults, Simulator, SimulatorConfig
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+YESTERDAY = NOW.replace(hour=0) - timedelta(days=1)
+CONFIG = SimulatorConfig(
+    seed=7, domains=3, days=3, requests_per_day=3000, now=NOW, active_window_s=7200
+)
+
+
+def fast_settings(base_url: str, **overrides: object) -> HttpSettings:
+    """Settings with short backoffs, so retry tests take milliseconds, not seconds."""
+    values: dict[str, object] = {
+        "base_url": base_url,
+        "backoff_initial_s": 0.01,
+        "backoff_max_s": 0.05,
+        "max_retry_after_s": 5.0,
+        "read_timeout_s": 10.0,
+        **overrides,
+    }
+    return HttpSettings.model_validate(values)
+
+
+@pytest.fixture(scope="session")
+def shared_simulator() -> Iterator[Simulator]:
+    with Simulator(CONFIG) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def simulator(shared_simulator: Simulator) -> Iterator[Simulator]:
+    """The shared simulator, with no faults and an empty request log."""
+    shared_simulator.faults = Faults()
+    shared_simulator.clear_log()
+    yield shared_simulator
+    shared_simulator.faults = Faults()
+
+
+@pytest.fixture
+def gcore(simulator: Simulator) -> Iterator[GcoreWaapClient]:
+    with GcoreWaapClient(CONFIG.gcore_api_key, fast_settings(simulator.base_url)) as client:
+        yield client
+
+
+@pytest.fixture
+def accesswatch(simulator: Simulator) -> Iterator[AccessWatchClient]:
+    settings = fast_settings(simulator.accesswatch_base_url)
+    with AccessWatchClient(CONFIG.accesswatch_api_key, settings) as client:
+        yield client
+
+
+@pytest.fixture
+def appgate(simulator: Simulator) -> Iterator[AppgateSdpClient]:
+    with AppgateSdpClient(
+        fast_settings(simulator.appgate_base_url),
+        username=CONFIG.appgate_username,
+        password=CONFIG.appgate_password,
+        provider=CONFIG.appgate_provider,
+    ) as client:
+        yield client
