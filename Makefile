@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint pytest bench simulate clean
+.PHONY: demo test lint pytest bench simulate ui clean
 
 demo: $(INSTALLED)
 	$(BIN)/waap-sessions demo
@@ -26,6 +26,11 @@ bench: $(INSTALLED)
 simulate: $(INSTALLED)
 	$(BIN)/waap-sessions simulate
 
+# The Dagster UI on http://127.0.0.1:3000, with this repository's dagster.yaml.
+ui: $(INSTALLED)
+	mkdir -p .dagster_home && cp dagster.yaml .dagster_home/dagster.yaml
+	DAGSTER_HOME=$(CURDIR)/.dagster_home $(BIN)/dagster dev -w workspace.yaml
+
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed: make PYTHON=python3.11")'
 	$(PYTHON) -m venv $(VENV)
@@ -33,4 +38,4 @@ $(INSTALLED): pyproject.toml
 	touch $(INSTALLED)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache data *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .dagster_home data *.egg-info

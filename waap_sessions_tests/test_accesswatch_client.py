@@ -1,9 +1,12 @@
 """The Access Watch client: current sessions, in agreement with the other APIs."""
 
+from collections import Counter
+
 import pytest
 
-from waap_sessions.accesswatch import AccessWatchClient
+from waap_sessions.accesswatch import AccessWatchClient, Session
 from waap_sessions.errors import AuthenticationError
+from waap_sessions.models import unknown_fields
 from waap_sessions_tests.conftest import fast_settings
 
 
@@ -54,3 +57,31 @@ def test_a_wrong_key_is_a_clear_error(simulator):
     assert caught.value.status == 401
     assert caught.value.path == "/1.1/sessions"
     assert len(simulator.request_log) == 1
+
+
+def test_undocumented_fields_are_counted_and_kept_aside(simulator, accesswatch):
+    simulator.faults.extra_fields = {"asn_org": "Example"}
+    sessions = accesswatch.get_sessions(limit=3)
+
+    assert accesswatch.schema_drift == Counter({"Session.asn_org": 3})
+    assert sessions[0].model_extra == {"asn_org": "Example"}
+    assert "asn_org" not in sessions[0].model_dump(exclude=set(sessions[0].model_extra or {}))
+
+
+def test_undocumented_fields_are_found_in_nested_objects():
+    session = Session.model_validate(
+        {
+            "id": "8efe0f2ac4767f4e1131f4d6a5186767",
+            "count": 1,
+            "identity": {"id": "i", "type": "browser", "trust": 3},
+            "address": {"value": "192.0.2.1", "flags": ["vpn"], "asn_org": "Example"},
+            "reputation": {"status": "ok", "threats": [], "score": 0.2},
+            "user_agent": {"agent": {"name": "chrome", "engine": "blink"}},
+        }
+    )
+    assert sorted(unknown_fields(session)) == [
+        "Address.asn_org",
+        "Agent.engine",
+        "Identity.trust",
+        "Reputation.score",
+    ]

@@ -126,3 +126,11 @@ def test_the_device_id_is_stable(simulator):
     second.get_active_sessions_dashboard()
     assert len(simulator.appgate_device_ids) == 2
     assert len(set(simulator.appgate_device_ids)) == 1
+
+
+def test_dashboard_drift_is_counted(simulator, appgate):
+    simulator.faults.extra_fields = {"sessionKind": "vpn"}
+    dashboard = appgate.get_active_sessions_dashboard()
+
+    assert appgate.schema_drift == {"GeoIpData.sessionKind": len(dashboard.geo_ip_data)}
+    assert sum(g.session_count or 0 for g in dashboard.geo_ip_data) == dashboard.total_count

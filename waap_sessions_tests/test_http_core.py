@@ -30,8 +30,10 @@ def api_calls(simulator, path=DOMAINS):
 
 
 @pytest.mark.parametrize("status", [408, 409, 429, 500, 502, 503, 504])
-def test_each_retryable_status_is_retried_until_it_succeeds(simulator, gcore, status):
-    simulator.faults.script.extend([ScriptedFault(status=status), ScriptedFault(status=status)])
+def test_each_retryable_status_is_retried_after_the_wait_it_asks_for(simulator, gcore, status):
+    simulator.faults.script.extend(
+        [ScriptedFault(status=status, retry_after_ms="120"), ScriptedFault(status=status)]
+    )
 
     response = gcore.http.request("GET", DOMAINS)
 
@@ -39,6 +41,8 @@ def test_each_retryable_status_is_retried_until_it_succeeds(simulator, gcore, st
     assert [entry.status for entry in api_calls(simulator)] == [status, status, 200]
     assert gcore.http.stats.retries == 2
     assert gcore.http.stats.requests == 3
+    # 120 ms asked for, then a backoff of at most `backoff_max_s` (50 ms here).
+    assert 0.12 <= gcore.http.stats.retry_wait_s <= 0.12 + 0.05
 
 
 def test_retry_after_in_seconds_is_honoured(simulator, gcore):

@@ -7,6 +7,7 @@ optional: the models accept absence and keep unknown fields aside as drift.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import ConfigDict, Field, SecretStr
 from pydantic.alias_generators import to_camel
@@ -45,7 +46,8 @@ class ActiveSessionsDashboard(AppgateModel):
 
 
 class LoginAnswer(AppgateModel):
-    """`POST /login`: a bearer token and when it expires."""
+    """`POST /login`: a bearer token, when it expires, and who logged in."""
 
     token: SecretStr
     expires: datetime | None = None
+    user: dict[str, Any] | None = None

@@ -60,7 +60,7 @@ class Faults(BaseModel):
     path_prefix: str = Field("", description="Faults touch only paths starting with this.")
     extra_fields: dict[str, Any] = Field(
         default_factory=dict,
-        description="Schema drift: added to every JSON object of a successful answer.",
+        description="Schema drift: added to every record (object in an array) of an answer.",
     )
 
 
@@ -176,14 +176,19 @@ class FaultInjector:
 def _with_extra_fields(
     start: Message, bodies: list[Message], extra: dict[str, Any]
 ) -> tuple[Message, list[Message]]:
-    """The answer with `extra` added to each of its JSON objects, as a newer API would send."""
+    """The answer with `extra` added to each record, as a newer API version would send it.
+
+    Records are the objects inside arrays; other objects may be maps (Appgate's `versions`),
+    where a new key is not a new field.
+    """
     document = json.loads(b"".join(message.get("body", b"") for message in bodies))
 
-    def widen(value: Any) -> Any:
+    def widen(value: Any, is_record: bool = False) -> Any:
         if isinstance(value, dict):
-            return {**{key: widen(item) for key, item in value.items()}, **extra}
+            widened = {key: widen(item) for key, item in value.items()}
+            return {**widened, **extra} if is_record else widened
         if isinstance(value, list):
-            return [widen(item) for item in value]
+            return [widen(item, is_record=True) for item in value]
         return value
 
     body = json.dumps(widen(document)).encode()
