@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterator, Mapping
-from typing import Any, TypeVar
+from functools import cache
+from typing import Any, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, SecretStr, TypeAdapter, ValidationError
 
@@ -81,8 +82,22 @@ def unknown_fields(model: BaseModel) -> Iterator[str]:
     """Name every undocumented field in `model` and the models nested in it, as `Type.field`."""
     for name in model.model_extra or {}:
         yield f"{type(model).__name__}.{name}"
-    for field in type(model).model_fields:
+    for field in _fields_holding_models(type(model)):
         yield from _unknown_fields_in(getattr(model, field))
+
+
+@cache
+def _fields_holding_models(model: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of `model` that can hold models: the only ones worth walking into."""
+    return tuple(
+        name for name, info in model.model_fields.items() if _holds_models(info.annotation)
+    )
+
+
+def _holds_models(annotation: Any) -> bool:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return True
+    return any(_holds_models(argument) for argument in get_args(annotation))
 
 
 def _unknown_fields_in(value: Any) -> Iterator[str]:
