@@ -17,6 +17,7 @@ from pydantic import Field
 from waap_sessions.accesswatch import ACCESSWATCH_BASE_URL, AccessWatchClient
 from waap_sessions.appgate import AppgateSdpClient
 from waap_sessions.appgate.client import DEFAULT_API_VERSION
+from waap_sessions.errors import InvalidParameterError
 from waap_sessions.gcore import GCORE_BASE_URL, GcoreWaapClient
 from waap_sessions.http_core import HttpSettings
 from waap_sessions.models import validate_parameters
@@ -126,9 +127,15 @@ class AppgateSdpResource(HttpResource):
             )
             if os.environ.get(name)
         }
+        version = os.environ.get("APPGATE_API_VERSION") or str(DEFAULT_API_VERSION)
+        if not version.isdigit():
+            raise InvalidParameterError(
+                "Appgate SDP settings",
+                [("APPGATE_API_VERSION", f"must be a whole number such as 23 (got {version!r})")],
+            )
         settings: dict[str, Any] = {
             "base_url": dg.EnvVar("APPGATE_URL"),
             "provider": os.environ.get("APPGATE_PROVIDER") or "local",
-            "api_version": int(os.environ.get("APPGATE_API_VERSION") or DEFAULT_API_VERSION),
+            "api_version": int(version),
         }
         return cls(**settings, **secrets, **overrides)

@@ -90,3 +90,9 @@ def test_appgate_needs_a_way_in(monkeypatch):
     resource = AppgateSdpResource(base_url="https://controller.example.com:8443/admin")
     with pytest.raises(ValueError, match="username and password, or a token"):
         resource.get_client()
+
+
+def test_a_non_numeric_appgate_version_names_the_variable(monkeypatch):
+    monkeypatch.setenv("APPGATE_API_VERSION", "v23")
+    with pytest.raises(ValueError, match="APPGATE_API_VERSION: must be a whole number"):
+        AppgateSdpResource.from_env()
