@@ -26,10 +26,9 @@ bench: $(INSTALLED)
 simulate: $(INSTALLED)
 	$(BIN)/waap-sessions simulate
 
-# The Dagster UI on http://127.0.0.1:3000, with this repository's dagster.yaml.
+# The Dagster UI on http://127.0.0.1:3000, every resource pointed at the simulator.
 ui: $(INSTALLED)
-	mkdir -p .dagster_home && cp dagster.yaml .dagster_home/dagster.yaml
-	DAGSTER_HOME=$(CURDIR)/.dagster_home $(BIN)/dagster dev -w workspace.yaml
+	$(BIN)/waap-sessions dev
 
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed: make PYTHON=python3.11")'

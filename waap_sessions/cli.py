@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import sys
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from pathlib import Path
 
 from pydantic import ValidationError
 
-from waap_sessions.demo import run_demo
+from waap_sessions.demo import dagster_home, run_demo, simulator_environment
 from waap_sessions.simulator import Faults, Simulator, SimulatorConfig
 from waap_sessions.simulator.server import is_loopback
+from waap_sessions.warehouse import table_reference
 
 
 def _add_simulate(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -99,14 +103,55 @@ def _add_demo(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def demo(args: argparse.Namespace) -> int:
-    """Run the README's first command: the four APIs on the built-in simulator."""
+    """Run the README's first command: the whole pipeline on the built-in simulator."""
     run_demo(SimulatorConfig(seed=args.seed))
+    return 0
+
+
+def _add_dev(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subcommands.add_parser(
+        "dev", help="serve the simulator and the Dagster UI on it, until Ctrl-C"
+    )
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--port", type=int, default=3000, help="the Dagster UI's port")
+    parser.set_defaults(run=dev)
+
+
+def dev(args: argparse.Namespace) -> int:
+    """`dagster dev` with every resource pointed at a simulator started for it."""
+    dagster = Path(sys.executable).with_name("dagster")
+    with Simulator(SimulatorConfig(seed=args.seed)) as simulator:
+        print(f"Simulator serving at {simulator.base_url}", flush=True)
+        environment = {
+            **os.environ,
+            **simulator_environment(simulator),
+            "DAGSTER_HOME": str(dagster_home()),
+        }
+        command = [str(dagster), "dev", "-w", "workspace.yaml", "-p", str(args.port)]
+        try:
+            return subprocess.call(command, env=environment)  # noqa: S603 (our own dagster)
+        except KeyboardInterrupt:
+            return 0
+
+
+def _add_tables(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subcommands.add_parser(
+        "tables", help="print the table reference (the contract with BI) as Markdown"
+    )
+    parser.set_defaults(run=tables)
+
+
+def tables(args: argparse.Namespace) -> int:
+    """Print every table's declaration, as the README's table reference shows it."""
+    print(table_reference())
     return 0
 
 
 _SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
     _add_demo,
+    _add_dev,
     _add_simulate,
+    _add_tables,
 )
 
 

@@ -6,12 +6,32 @@ nothing here calls an API.
 
 import dagster as dg
 
-from waap_sessions.resources import AccessWatchResource, AppgateSdpResource, GcoreWaapResource
+from waap_sessions.assets import ASSETS
+from waap_sessions.automation import AutomationSettings, build_automation, with_automation
+from waap_sessions.checks import CHECKS
+from waap_sessions.resources import (
+    AccessWatchResource,
+    AppgateSdpResource,
+    GcoreWaapResource,
+    WarehouseResource,
+)
 
-defs = dg.Definitions(
-    resources={
-        "gcore": GcoreWaapResource.from_env(),
-        "accesswatch": AccessWatchResource.from_env(),
-        "appgate": AppgateSdpResource.from_env(),
-    },
+automation = AutomationSettings.from_env()
+
+defs = dg.Definitions.merge(
+    dg.Definitions(
+        assets=with_automation(ASSETS, automation),
+        asset_checks=CHECKS,
+        resources={
+            "gcore": GcoreWaapResource.from_env(),
+            "accesswatch": AccessWatchResource.from_env(),
+            "appgate": AppgateSdpResource.from_env(),
+            "warehouse": WarehouseResource.from_env(),
+        },
+        # One process per run: DuckDB takes one writing process per file, and the HTTP
+        # work is bounded by the APIs' rate limits, not by cores. A deployment that
+        # outgrows one machine swaps this for its Kubernetes or Celery executor.
+        executor=dg.in_process_executor,
+    ),
+    build_automation(automation).definitions(),
 )

@@ -1,121 +1,156 @@
-"""The README's first command: the four APIs, read through the resources, on the simulator.
+"""The README's first command: the whole pipeline, through real Dagster runs, on the simulator.
 
-It starts the built-in simulator on loopback, points each Dagster resource at it exactly
-as a deployment points them at the vendors, and prints a few rows from every API.
+It starts the built-in simulator on loopback and points the code location's resources
+at it through the same environment variables a deployment sets. Then it evaluates the
+domain sensor, runs the partition job for every partition the sensor requests (the last
+days of every domain), runs the snapshot job, and prints the two summary tables. The
+runs are recorded in DAGSTER_HOME (`.dagster_home` by default), so `make ui` shows them.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+import os
+import shutil
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
 
+import dagster as dg
+import duckdb
 import pandas as pd
 
-from waap_sessions.resources import AccessWatchResource, AppgateSdpResource, GcoreWaapResource
+from waap_sessions.assets import active_sessions
 from waap_sessions.simulator import Simulator, SimulatorConfig
 
 Printer = Callable[[str], None]
+DEFAULT_DAGSTER_HOME = ".dagster_home"
+# The demo prints a line per run; the runs' own logs stay in the instance (see the UI).
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def simulator_environment(simulator: Simulator) -> dict[str, str]:
+    """The environment that points every resource at the simulator."""
+    config = simulator.config
+    return {
+        "GCORE_API_KEY": config.gcore_api_key,
+        "GCORE_BASE_URL": simulator.base_url,
+        "ACCESSWATCH_API_KEY": config.accesswatch_api_key,
+        "ACCESSWATCH_BASE_URL": simulator.accesswatch_base_url,
+        "APPGATE_URL": simulator.appgate_base_url,
+        "APPGATE_USERNAME": config.appgate_username,
+        "APPGATE_PASSWORD": config.appgate_password,
+        "APPGATE_PROVIDER": config.appgate_provider,
+    }
+
+
+@contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for the block, then restore what was there."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def dagster_home() -> Path:
+    """DAGSTER_HOME, set up with this repository's dagster.yaml when it has none."""
+    home = Path(os.environ.get("DAGSTER_HOME") or DEFAULT_DAGSTER_HOME).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists() and Path("dagster.yaml").exists():
+        shutil.copy("dagster.yaml", home / "dagster.yaml")
+    return home
 
 
 def run_demo(config: SimulatorConfig | None = None, out: Printer = print) -> None:
-    """Serve the simulator and print what each API answers through its client."""
+    """Load the last days of every simulated domain and one snapshot of each source."""
     config = config or SimulatorConfig()
-    with Simulator(config) as simulator:
-        out(f"Simulator serving all four APIs at {simulator.base_url}\n")
-        _show_gcore(
-            GcoreWaapResource(api_key=config.gcore_api_key, base_url=simulator.base_url), out
-        )
-        _show_accesswatch(
-            AccessWatchResource(
-                api_key=config.accesswatch_api_key, base_url=simulator.accesswatch_base_url
-            ),
-            out,
-        )
-        _show_appgate(
-            AppgateSdpResource(
-                base_url=simulator.appgate_base_url,
-                username=config.appgate_username,
-                password=config.appgate_password,
-                provider=config.appgate_provider,
-            ),
-            out,
-        )
+    home = dagster_home()
+    with (
+        Simulator(config) as simulator,
+        environment({**simulator_environment(simulator), "DAGSTER_HOME": str(home)}),
+    ):
+        # Imported here: the definitions read the environment when they load.
+        from waap_sessions.definitions import defs
 
-
-def _show_gcore(resource: GcoreWaapResource, out: Printer) -> None:
-    with resource.get_client() as client:
-        domains = list(client.iter_domains())
-        out(
-            _table(
-                "Gcore WAAP domains",
-                [d.model_dump(include={"id", "name", "status"}) for d in domains],
+        out(f"Simulator: {simulator.base_url}; Dagster instance: {home}")
+        with dg.DagsterInstance.get() as instance:
+            partition_keys = discover_domains(defs, instance)
+            out(f"The domain sensor found {len(partition_keys)} partitions to load.")
+            partition_job = defs.resolve_job_def("gcore_partition_job")
+            for key in partition_keys:
+                result = partition_job.execute_in_process(
+                    run_config=QUIET, instance=instance, partition_key=key
+                )
+                out(f"  {key}: {_outcome(result)}")
+            snapshot_job = defs.resolve_job_def("snapshot_job")
+            result = snapshot_job.execute_in_process(run_config=QUIET, instance=instance)
+            out(f"  snapshots: {_outcome(result)}")
+            # The automation daemon would refresh the summary after the snapshots; do it here.
+            result = dg.materialize(
+                [active_sessions], run_config=QUIET, instance=instance, resources=defs.resources
             )
-        )
-        domain = domains[0]
-        today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        stream = client.iter_requests(today - timedelta(days=1), today, domains=[domain.id])
-        rows = list(stream)
-        shown = ["request_time", "client_ip", "country", "method", "path", "decision", "session_id"]
-        out(
-            _table(
-                f"Gcore request analytics: {domain.name}, yesterday "
-                f"({stream.rows} requests in {stream.pages} pages; first 5)",
-                [row.model_dump(include=set(shown)) for row in rows[:5]],
+            out(f"  active_sessions: {_outcome(result)}")
+        database = os.environ.get("WAAP_DUCKDB_PATH") or "data/waap_sessions.duckdb"
+        show_summaries(database, out)
+
+
+def discover_domains(defs: dg.Definitions, instance: dg.DagsterInstance) -> list[str]:
+    """One tick of the domain sensor: add the domains it finds, return the runs it asks for."""
+    sensor = defs.resolve_sensor_def("gcore_domain_sensor")
+    with dg.build_sensor_context(
+        instance=instance,
+        # As the daemon does: the sensor's partition keys are checked against the instance.
+        instance_ref=instance.get_ref(),
+        resources=defs.resources,
+        definitions=defs,
+    ) as context:
+        result = sensor.evaluate_tick(context)
+    for request in result.dynamic_partitions_requests or []:
+        if isinstance(request, dg.AddDynamicPartitionsRequest):
+            instance.add_dynamic_partitions(
+                request.partitions_def_name, list(request.partition_keys)
             )
-        )
-        busiest_ip, _ = Counter(row.client_ip for row in rows).most_common(1)[0]
-        sessions = client.get_top_sessions(busiest_ip, domain.id)
-        out(
-            _table(
-                f"Gcore IP Spotlight: top sessions of {busiest_ip} on {domain.name}",
-                [s.model_dump() for s in sessions[:5]],
-            )
-        )
+    return [request.partition_key for request in result.run_requests or [] if request.partition_key]
 
 
-def _show_accesswatch(resource: AccessWatchResource, out: Printer) -> None:
-    with resource.get_client() as client:
-        sessions = client.get_sessions(limit=5)
-    out(
-        _table(
-            "Access Watch current sessions (first 5)",
-            [
-                {
-                    "id": s.id,
-                    "requests": s.count,
-                    "ip": s.address.value,
-                    "country": s.address.country_code,
-                    "identity": s.identity.type,
-                    "reputation": s.reputation.status,
-                }
-                for s in sessions
-            ],
-        )
-    )
+def _outcome(result: dg.ExecuteInProcessResult) -> str:
+    checks = result.get_asset_check_evaluations()
+    failed = [check.check_name for check in checks if not check.passed]
+    outcome = f"{len(result.get_asset_materialization_events())} tables written"
+    if checks:
+        outcome += f", {len(checks) - len(failed)} of {len(checks)} checks passed"
+    return outcome + (f" (failed: {', '.join(failed)})" if failed else "")
 
 
-def _show_appgate(resource: AppgateSdpResource, out: Printer) -> None:
-    with resource.get_client() as client:
-        dashboard = client.get_active_sessions_dashboard()
-    out(f"Appgate SDP active sessions: {dashboard.total_count}")
-    out(
-        _table(
-            "  by country",
-            [
-                g.model_dump(include={"country_code", "continent_code", "session_count"})
-                for g in dashboard.geo_ip_data
-            ],
-        )
-    )
-    out(
-        _table(
-            "  by client version",
-            [{"version": v, **s.model_dump()} for v, s in dashboard.versions.items()],
-        )
-    )
+def show_summaries(database: str, out: Printer) -> None:
+    """Print yesterday's top sessions of each domain and the latest active sessions."""
+    with duckdb.connect(database, read_only=True) as connection:
+        connection.execute("SET TimeZone = 'UTC'")
+        top = connection.execute(
+            "SELECT domain_id, day, rank, session_id, requests, blocked, "
+            "round(duration_s) AS duration_s, client_ip, country, user_agent_client "
+            "FROM top_sessions WHERE day = (SELECT max(day) - 1 FROM top_sessions) "
+            "ORDER BY domain_id, rank"
+        ).df()
+        active = connection.execute(
+            "SELECT source, dimension, value, sessions FROM active_sessions "
+            "WHERE snapshot_at IN (SELECT max(snapshot_at) FROM active_sessions GROUP BY source) "
+            "AND dimension IN ('total', 'country', 'reputation_status', 'support_status') "
+            "QUALIFY row_number() OVER (PARTITION BY source, dimension ORDER BY sessions DESC) "
+            "<= 3 "
+            "ORDER BY source, dimension, sessions DESC"
+        ).df()
+    out(_table("\nTop sessions (yesterday, per domain)", top))
+    out(_table("Active sessions (latest snapshot; top 3 per dimension)", active))
+    out(f"Tables are in {database}. See them in the Dagster UI: make ui")
 
 
-def _table(title: str, rows: list[dict[str, object]]) -> str:
-    body = pd.DataFrame(rows).to_string(index=False, na_rep="-") if rows else "(none)"
+def _table(title: str, frame: pd.DataFrame) -> str:
+    body = frame.to_string(index=False, na_rep="-") if len(frame) else "(none)"
     return f"{title}\n{body}\n"

@@ -9,9 +9,15 @@ README lists.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import duckdb
+import tenacity
+from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from waap_sessions.accesswatch import ACCESSWATCH_BASE_URL, AccessWatchClient
@@ -21,6 +27,9 @@ from waap_sessions.errors import InvalidParameterError
 from waap_sessions.gcore import GCORE_BASE_URL, GcoreWaapClient
 from waap_sessions.http_core import HttpSettings
 from waap_sessions.models import validate_parameters
+from waap_sessions.warehouse import create_tables
+
+DEFAULT_DUCKDB_PATH = "data/waap_sessions.duckdb"
 
 
 class HttpResource(dg.ConfigurableResource[Any]):
@@ -139,3 +148,45 @@ class AppgateSdpResource(HttpResource):
             "api_version": int(version),
         }
         return cls(**settings, **secrets, **overrides)
+
+
+class WarehouseResource(DuckDBResource):
+    """The DuckDB warehouse: writers through dagster-duckdb, readers read-only.
+
+    Every connection works in UTC and finds every table of the contract in place. The
+    database may be a local path (its folder is created) or a MotherDuck `md:` URL.
+    """
+
+    @contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-write connection (one writing process per file: keep its work short)."""
+        if "://" not in self.database and not self.database.startswith(("md:", ":memory:")):
+            Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        with super().get_connection() as connection:
+            # dagster-duckdb closes only on success; a failed write must not hold the file.
+            try:
+                connection.execute("SET TimeZone = 'UTC'")
+                create_tables(connection)
+                yield connection
+            finally:
+                connection.close()
+
+    @contextmanager
+    def read_only_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection, waiting (up to a minute) while a writer holds the file."""
+        connection = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(duckdb.IOException),
+            stop=tenacity.stop_after_delay(60),
+            wait=tenacity.wait_exponential(multiplier=0.05, max=2),
+            reraise=True,
+        )(duckdb.connect, self.database, read_only=True)
+        try:
+            connection.execute("SET TimeZone = 'UTC'")
+            yield connection
+        finally:
+            connection.close()
+
+    @classmethod
+    def from_env(cls) -> WarehouseResource:
+        """WAAP_DUCKDB_PATH, by default data/waap_sessions.duckdb."""
+        return cls(database=os.environ.get("WAAP_DUCKDB_PATH") or DEFAULT_DUCKDB_PATH)

@@ -5,6 +5,7 @@ Tests that change the simulator's data (arrivals) or its clock start their own.
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -12,6 +13,12 @@ from waap_sessions.accesswatch import AccessWatchClient
 from waap_sessions.appgate import AppgateSdpClient
 from waap_sessions.gcore import GcoreWaapClient
 from waap_sessions.http_core import HttpSettings
+from waap_sessions.resources import (
+    AccessWatchResource,
+    AppgateSdpResource,
+    GcoreWaapResource,
+    WarehouseResource,
+)
 from waap_sessions.simulator import Faults, Simulator, SimulatorConfig
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -32,6 +39,27 @@ def fast_settings(base_url: str, **overrides: object) -> HttpSettings:
         **overrides,
     }
     return HttpSettings.model_validate(values)
+
+
+def pipeline_resources(
+    simulator: Simulator, database: str, **gcore_settings: Any
+) -> dict[str, Any]:
+    """The code location's resources, pointed at `simulator` and a DuckDB file."""
+    config = simulator.config
+    return {
+        "gcore": GcoreWaapResource(
+            api_key=config.gcore_api_key, base_url=simulator.base_url, **gcore_settings
+        ),
+        "accesswatch": AccessWatchResource(
+            api_key=config.accesswatch_api_key, base_url=simulator.accesswatch_base_url
+        ),
+        "appgate": AppgateSdpResource(
+            base_url=simulator.appgate_base_url,
+            username=config.appgate_username,
+            password=config.appgate_password,
+        ),
+        "warehouse": WarehouseResource(database=database),
+    }
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ from pathlib import Path
 import dagster as dg
 
 from waap_sessions.definitions import defs
+from waap_sessions.warehouse import table_reference
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -16,7 +17,16 @@ def test_definitions_are_loadable_without_any_environment(monkeypatch):
     for name in ("GCORE_API_KEY", "ACCESSWATCH_API_KEY", "APPGATE_URL", "APPGATE_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
     dg.Definitions.validate_loadable(defs)
-    assert set(defs.resources) == {"gcore", "accesswatch", "appgate"}
+    assert set(defs.resources) == {"gcore", "accesswatch", "appgate", "warehouse"}
+    keys = {key.to_user_string() for key in defs.resolve_all_asset_keys()}
+    assert keys == {
+        "gcore_requests",
+        "gcore_ip_top_sessions",
+        "accesswatch_sessions",
+        "appgate_active_sessions",
+        "top_sessions",
+        "active_sessions",
+    }
 
 
 def test_the_workspace_validates_with_the_repository_instance(tmp_path):
@@ -35,3 +45,9 @@ def test_the_workspace_validates_with_the_repository_instance(tmp_path):
 
     assert finished.returncode == 0, finished.stdout + finished.stderr
     assert "waap_sessions.definitions" in finished.stdout + finished.stderr
+
+
+def test_the_readme_documents_every_table_as_declared():
+    readme = (ROOT / "README.md").read_text()
+    documented = readme.split("<!-- tables:start -->\n")[1].split("\n<!-- tables:end -->")[0]
+    assert documented == table_reference()

@@ -1,0 +1,434 @@
+"""Asset checks: every table against its declaration in `warehouse`, and the rules BI relies on.
+
+Every check reads the whole table through a read-only connection, so it never competes
+with the single writer for the file. Checks are not partition-scoped: a run of one
+partition checks every partition, which keeps check-only runs free of partition keys and
+catches damage wherever it is. Blocking checks guard the raw tables the summaries are
+computed from: when one fails, the summaries downstream do not run in that run.
+"""
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import dagster as dg
+import duckdb
+
+from waap_sessions.assets import API_REPORTED_COUNT
+from waap_sessions.resources import WarehouseResource
+from waap_sessions.summaries import TOP_SESSIONS_PER_DAY
+from waap_sessions.warehouse import (
+    ACCESSWATCH_SESSIONS,
+    ACTIVE_SESSIONS,
+    APPGATE_ACTIVE_SESSIONS,
+    GCORE_IP_TOP_SESSIONS,
+    GCORE_REQUESTS,
+    TABLES,
+    TOP_SESSIONS,
+    Table,
+)
+
+# Offending rows shown in a failed check's metadata: enough to recognise the problem.
+EXAMPLES = 5
+# The materialization metadata key where gcore_requests records the API's total.
+
+SCHEMA_CHECK = "columns_match_contract"
+KEY_CHECK = "key_is_unique"
+NOT_NULL_CHECK = "required_columns_not_null"
+
+# Checks whose failure would poison the summaries computed from the table.
+BLOCKING: frozenset[tuple[str, str]] = frozenset(
+    {
+        (GCORE_REQUESTS.name, SCHEMA_CHECK),
+        (GCORE_REQUESTS.name, KEY_CHECK),
+        (GCORE_REQUESTS.name, NOT_NULL_CHECK),
+        (ACCESSWATCH_SESSIONS.name, SCHEMA_CHECK),
+        (APPGATE_ACTIVE_SESSIONS.name, SCHEMA_CHECK),
+    }
+)
+
+Evaluation = Callable[[duckdb.DuckDBPyConnection], dg.AssetCheckResult]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A check as a query: every row `sql` returns breaks the rule."""
+
+    table: Table
+    name: str
+    description: str
+    sql: str
+
+
+def value_rule(table: Table, name: str, predicate: str, description: str) -> Rule:
+    """A rule that `predicate` holds for every row; a NULL result breaks it too.
+
+    The offending rows are shown by their key and the columns the predicate reads.
+    """
+    read = [
+        c for c in table.column_names if re.search(rf"\b{c}\b", predicate) and c not in table.key
+    ]
+    shown = ", ".join((*table.key, *read))
+    sql = f"SELECT {shown} FROM {table.name} WHERE ({predicate}) IS NOT TRUE"
+    return Rule(table, name, f"{description} (`{predicate}`)", sql)
+
+
+HEX_32 = "regexp_full_match(session_id, '[0-9a-f]{32}')"
+
+VALUE_RULES: tuple[Rule, ...] = (
+    value_rule(
+        GCORE_REQUESTS,
+        "status_code_in_range",
+        "status_code BETWEEN 100 AND 599",
+        "HTTP status codes are 100 to 599.",
+    ),
+    value_rule(
+        GCORE_REQUESTS,
+        "decision_is_known",
+        "decision IN ('passed', 'allowed', 'monitored', 'blocked', '')",
+        "The WAAP decision is one Gcore documents.",
+    ),
+    value_rule(
+        GCORE_REQUESTS,
+        "optional_action_is_known",
+        "optional_action IN ('captcha', 'challenge', '')",
+        "The optional action is one Gcore documents.",
+    ),
+    value_rule(
+        GCORE_REQUESTS,
+        "result_is_known",
+        "result IN ('passed', 'blocked', 'suppressed', '')",
+        "The result is one Gcore documents.",
+    ),
+    value_rule(
+        GCORE_REQUESTS,
+        "country_is_alpha2",
+        "regexp_full_match(country, '[A-Z]{2}') OR country = ''",
+        "Countries are ISO 3166-1 alpha-2 codes in upper case, or empty.",
+    ),
+    value_rule(
+        GCORE_REQUESTS,
+        "session_id_is_hex",
+        f"{HEX_32} OR session_id = ''",
+        "Session ids are 32 lower-case hex digits, or empty.",
+    ),
+    value_rule(
+        GCORE_IP_TOP_SESSIONS,
+        "session_id_is_hex",
+        HEX_32,
+        "Session ids are normalised to 32 lower-case hex digits.",
+    ),
+    value_rule(
+        GCORE_IP_TOP_SESSIONS,
+        "blocked_within_requests",
+        "blocked <= requests",
+        "A session cannot have more blocked requests than requests.",
+    ),
+    value_rule(
+        ACCESSWATCH_SESSIONS,
+        "reputation_status_is_known",
+        "reputation_status IN ('nice', 'ok', 'suspicious', 'bad')",
+        "The reputation status is one Access Watch documents.",
+    ),
+    value_rule(
+        ACCESSWATCH_SESSIONS,
+        "identity_type_is_known",
+        "identity_type IN ('robot', 'browser') OR identity_type IS NULL",
+        "The identity type is robot, browser or unknown.",
+    ),
+    value_rule(
+        TOP_SESSIONS,
+        "blocked_within_requests",
+        "blocked <= requests",
+        "A session cannot have more blocked requests than requests.",
+    ),
+    value_rule(
+        ACTIVE_SESSIONS,
+        "sessions_not_negative",
+        "sessions >= 0",
+        "Session counts are never negative.",
+    ),
+    value_rule(
+        ACTIVE_SESSIONS,
+        "source_is_known",
+        "source IN ('appgate', 'accesswatch')",
+        "Every row comes from one of the two snapshot sources.",
+    ),
+)
+
+TOP_SESSIONS_RULES: tuple[Rule, ...] = (
+    Rule(
+        TOP_SESSIONS,
+        "at_most_10_per_day",
+        f"At most {TOP_SESSIONS_PER_DAY} sessions per domain and day.",
+        f"SELECT domain_id, day, count(*) AS sessions FROM top_sessions GROUP BY ALL "
+        f"HAVING count(*) > {TOP_SESSIONS_PER_DAY}",
+    ),
+    Rule(
+        TOP_SESSIONS,
+        "ranks_without_gaps",
+        "Each domain and day ranks its sessions 1, 2, ..., n.",
+        "SELECT domain_id, day, list(rank ORDER BY rank) AS ranks FROM top_sessions GROUP BY ALL "
+        "HAVING min(rank) <> 1 OR max(rank) <> count(*) OR count(DISTINCT rank) <> count(*)",
+    ),
+    Rule(
+        TOP_SESSIONS,
+        "requests_never_increase_with_rank",
+        "A session never has more requests than the one ranked above it.",
+        """
+        SELECT domain_id, day, rank, requests, requests_ranked_above FROM (
+            SELECT *, lag(requests) OVER (PARTITION BY domain_id, day ORDER BY rank)
+                AS requests_ranked_above
+            FROM top_sessions
+        )
+        WHERE requests > requests_ranked_above
+        """,
+    ),
+    Rule(
+        TOP_SESSIONS,
+        "agrees_with_gcore_requests",
+        "Each session's requests, blocked, first and last request time match gcore_requests.",
+        """
+        WITH recomputed AS (
+            SELECT
+                domain_id, day, session_id,
+                count(*) AS requests,
+                count(*) FILTER (WHERE decision = 'blocked') AS blocked,
+                min(request_time) AS first_request_at,
+                max(request_time) AS last_request_at
+            FROM gcore_requests
+            JOIN (SELECT domain_id, day, session_id FROM top_sessions)
+                USING (domain_id, day, session_id)
+            GROUP BY ALL
+        )
+        SELECT
+            top.domain_id, top.day, top.rank, top.session_id,
+            top.requests, gcore.requests AS gcore_requests,
+            top.blocked, gcore.blocked AS gcore_blocked,
+            top.first_request_at, gcore.first_request_at AS gcore_first_request_at,
+            top.last_request_at, gcore.last_request_at AS gcore_last_request_at
+        FROM top_sessions AS top
+        LEFT JOIN recomputed AS gcore USING (domain_id, day, session_id)
+        WHERE top.requests IS DISTINCT FROM gcore.requests
+            OR top.blocked IS DISTINCT FROM gcore.blocked
+            OR top.first_request_at IS DISTINCT FROM gcore.first_request_at
+            OR top.last_request_at IS DISTINCT FROM gcore.last_request_at
+        """,
+    ),
+)
+
+
+def key_rule(table: Table) -> Rule:
+    """Uniqueness of the declared key: DuckDB does not enforce it (see warehouse.py)."""
+    key = ", ".join(table.key)
+    return Rule(
+        table,
+        KEY_CHECK,
+        f"No two rows share the key ({key}).",
+        f"SELECT {key}, count(*) AS copies FROM {table.name} GROUP BY ALL HAVING count(*) > 1",
+    )
+
+
+def failure_examples(
+    connection: duckdb.DuckDBPyConnection, sql: str
+) -> tuple[int, list[dict[str, Any]]]:
+    """How many rows `sql` returns, and the first few of them, ready for JSON metadata."""
+    rows = connection.execute(
+        f"SELECT *, count(*) OVER () AS total_rows FROM ({sql}) LIMIT {EXAMPLES}"
+    ).fetchall()
+    names = [column[0] for column in connection.description or ()]
+    examples = [dict(zip(names[:-1], row[:-1], strict=True)) for row in rows]
+    return (rows[0][-1] if rows else 0), json.loads(json.dumps(examples, default=str))
+
+
+def rule_result(connection: duckdb.DuckDBPyConnection, rule: Rule) -> dg.AssetCheckResult:
+    """How many rows break `rule`, with a few of them to act on."""
+    violations, examples = failure_examples(connection, rule.sql)
+    return dg.AssetCheckResult(
+        passed=violations == 0,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"violations": violations, "examples": dg.MetadataValue.json(examples)},
+    )
+
+
+def schema_result(connection: duckdb.DuckDBPyConnection, table: Table) -> dg.AssetCheckResult:
+    """Columns in the declared order with the declared types, as DuckDB itself spells them."""
+    found = dict(
+        connection.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_catalog = current_database() AND table_schema = current_schema() "
+            "AND table_name = ? ORDER BY ordinal_position",
+            [table.name],
+        ).fetchall()
+    )
+    spelled = connection.execute(
+        "SELECT " + ", ".join(f"typeof(NULL::{column.type})" for column in table.columns)
+    ).fetchone()
+    declared = dict(zip(table.column_names, spelled or (), strict=True))
+    wrong_types = {
+        name: {"declared": kind, "found": found[name]}
+        for name, kind in declared.items()
+        if name in found and found[name] != kind
+    }
+    return dg.AssetCheckResult(
+        passed=list(found.items()) == list(declared.items()),
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "table_found": bool(found),
+            "missing_columns": [name for name in declared if name not in found],
+            "unexpected_columns": [name for name in found if name not in declared],
+            "wrong_types": dg.MetadataValue.json(wrong_types),
+            "order_matches": [n for n in found if n in declared]
+            == [n for n in declared if n in found],
+        },
+    )
+
+
+def not_null_result(connection: duckdb.DuckDBPyConnection, table: Table) -> dg.AssetCheckResult:
+    """NULL counts per required column, and a few offending rows by key."""
+    required = table.required_columns
+    counts = connection.execute(
+        "SELECT "
+        + ", ".join(f"count(*) FILTER (WHERE {name} IS NULL)" for name in required)
+        + f" FROM {table.name}"
+    ).fetchone()
+    nulls = {name: n for name, n in zip(required, counts or (), strict=True) if n}
+    examples: list[dict[str, Any]] = []
+    if nulls:
+        # concat_ws skips NULLs: it lists just the columns that are NULL in the row.
+        names = ", ".join(f"CASE WHEN {name} IS NULL THEN '{name}' END" for name in nulls)
+        any_null = " OR ".join(f"{name} IS NULL" for name in nulls)
+        _, examples = failure_examples(
+            connection,
+            f"SELECT {', '.join(table.key)}, concat_ws(', ', {names}) AS null_columns "
+            f"FROM {table.name} WHERE {any_null}",
+        )
+    return dg.AssetCheckResult(
+        passed=not nulls,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "null_counts": dg.MetadataValue.json(nulls),
+            "examples": dg.MetadataValue.json(examples),
+        },
+    )
+
+
+def warehouse_check(
+    table: Table, name: str, description: str, evaluate: Evaluation
+) -> dg.AssetChecksDefinition:
+    """An asset check on `table` that evaluates a read-only connection to the warehouse."""
+
+    @dg.asset_check(
+        asset=table.name,
+        name=name,
+        description=description,
+        blocking=(table.name, name) in BLOCKING,
+    )
+    def check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        with warehouse.read_only_connection() as connection:
+            return evaluate(connection)
+
+    return check
+
+
+def rule_check(rule: Rule) -> dg.AssetChecksDefinition:
+    """The check that fails when `rule`'s query finds any row."""
+    return warehouse_check(
+        rule.table, rule.name, rule.description, lambda connection: rule_result(connection, rule)
+    )
+
+
+def contract_checks(table: Table) -> list[dg.AssetChecksDefinition]:
+    """The checks every table gets from its declaration: schema, key and required columns."""
+    return [
+        warehouse_check(
+            table,
+            SCHEMA_CHECK,
+            "The columns, their order and DuckDB types match the declaration in warehouse.py.",
+            lambda connection: schema_result(connection, table),
+        ),
+        rule_check(key_rule(table)),
+        warehouse_check(
+            table,
+            NOT_NULL_CHECK,
+            f"No NULL in the required columns: {', '.join(table.required_columns)}.",
+            lambda connection: not_null_result(connection, table),
+        ),
+    ]
+
+
+def latest_reported_counts(instance: dg.DagsterInstance) -> dict[str, int | None]:
+    """The API's count recorded by each partition's latest gcore_requests materialization."""
+    asset_key = dg.AssetKey(GCORE_REQUESTS.name)
+    storage_ids = list(
+        instance.get_latest_storage_id_by_partition(
+            asset_key, dg.DagsterEventType.ASSET_MATERIALIZATION
+        ).values()
+    )
+    counts: dict[str, int | None] = {}
+    batch = 500  # storage ids per query, well under SQLite's limit on bound parameters
+    for start in range(0, len(storage_ids), batch):
+        ids = storage_ids[start : start + batch]
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=asset_key, storage_ids=ids), limit=len(ids)
+        ).records
+        for record in records:
+            materialization = record.asset_materialization
+            if materialization is None or materialization.partition is None:
+                continue
+            reported = materialization.metadata.get(API_REPORTED_COUNT)
+            value = reported.value if reported is not None else None
+            counts[materialization.partition] = value if isinstance(value, int) else None
+    return counts
+
+
+@dg.asset_check(
+    asset=GCORE_REQUESTS.name,
+    description=(
+        "Each partition holds as many rows as the API reported for it when it was loaded "
+        f"(`{API_REPORTED_COUNT}` of the partition's latest materialization). Partitions "
+        "without a reported total are skipped."
+    ),
+)
+def row_count_matches_api(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
+    """Compare each partition's rows with the API's total kept in the instance's event log.
+
+    Partitions the log knows but the table lacks count as 0 rows; partitions the table
+    holds but no recorded load explains count as without a reported total.
+    """
+    reported = latest_reported_counts(context.instance)
+    with warehouse.read_only_connection() as connection:
+        loaded = {
+            str(dg.MultiPartitionKey({"date": day.isoformat(), "domain": str(domain_id)})): rows
+            for day, domain_id, rows in connection.execute(
+                f"SELECT day, domain_id, count(*) FROM {GCORE_REQUESTS.name} GROUP BY ALL"
+            ).fetchall()
+        }
+    partitions = sorted(reported.keys() | loaded.keys())
+    unknown = {key for key in partitions if reported.get(key) is None}
+    mismatches = [
+        {"partition": key, "api_reported_count": reported[key], "rows_in_table": loaded.get(key, 0)}
+        for key in partitions
+        if key not in unknown and reported[key] != loaded.get(key, 0)
+    ]
+    return dg.AssetCheckResult(
+        passed=not mismatches,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "partitions_compared": len(partitions) - len(unknown),
+            "partitions_without_reported_count": len(unknown),
+            "mismatched_partitions": len(mismatches),
+            "examples": dg.MetadataValue.json(mismatches[:EXAMPLES]),
+        },
+    )
+
+
+CHECKS: list[dg.AssetChecksDefinition] = [
+    *(check for table in TABLES for check in contract_checks(table)),
+    *(rule_check(rule) for rule in (*VALUE_RULES, *TOP_SESSIONS_RULES)),
+    row_count_matches_api,
+]

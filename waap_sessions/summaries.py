@@ -1,0 +1,130 @@
+"""The two summary tables, computed in DuckDB SQL from the raw tables."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+
+from waap_sessions.warehouse import ACTIVE_SESSIONS, TOP_SESSIONS, transaction
+
+TOP_SESSIONS_PER_DAY = 10
+
+# The most frequent value of a column within each session, ties by the smaller value.
+_MAIN_VALUE = """
+    SELECT session_id, first({column} ORDER BY n DESC, {column}) AS {column}
+    FROM (SELECT session_id, {column}, count(*) AS n FROM requests GROUP BY ALL)
+    GROUP BY session_id
+"""
+
+TOP_SESSIONS_SQL = f"""
+WITH requests AS (
+    SELECT * FROM gcore_requests WHERE day = $day AND domain_id = $domain_id AND session_id <> ''
+),
+per_session AS (
+    SELECT
+        session_id,
+        count(*) AS requests,
+        count(*) FILTER (WHERE decision = 'blocked') AS blocked,
+        min(request_time) AS first_request_at,
+        max(request_time) AS last_request_at
+    FROM requests
+    GROUP BY session_id
+),
+ranked AS (
+    SELECT *, row_number() OVER (ORDER BY requests DESC, session_id) AS rank
+    FROM per_session
+    QUALIFY rank <= {TOP_SESSIONS_PER_DAY}
+)
+SELECT
+    $domain_id AS domain_id,
+    $day AS day,
+    rank,
+    ranked.session_id,
+    requests,
+    blocked,
+    first_request_at,
+    last_request_at,
+    date_diff('millisecond', first_request_at, last_request_at) / 1000.0 AS duration_s,
+    ips.client_ip,
+    countries.country,
+    clients.user_agent_client
+FROM ranked
+JOIN ({_MAIN_VALUE.format(column="client_ip")}) AS ips USING (session_id)
+JOIN ({_MAIN_VALUE.format(column="country")}) AS countries USING (session_id)
+JOIN ({_MAIN_VALUE.format(column="user_agent_client")}) AS clients USING (session_id)
+ORDER BY rank
+"""
+
+ACTIVE_SESSIONS_SQL = """
+SELECT snapshot_at, 'appgate' AS source, 'total' AS dimension, 'all' AS value,
+       coalesce(total_count, 0) AS sessions
+FROM appgate_active_sessions
+UNION ALL
+SELECT snapshot_at, 'appgate', 'country', coalesce(location.country_code, 'unknown'),
+       sum(location.session_count)
+FROM appgate_active_sessions, unnest(by_location) AS located(location)
+GROUP BY ALL
+UNION ALL
+SELECT snapshot_at, 'appgate', 'continent', coalesce(location.continent_code, 'unknown'),
+       sum(location.session_count)
+FROM appgate_active_sessions, unnest(by_location) AS located(location)
+GROUP BY ALL
+UNION ALL
+SELECT snapshot_at, 'appgate', 'client_version', version.client_version,
+       sum(version.session_count)
+FROM appgate_active_sessions, unnest(by_version) AS versioned(version)
+GROUP BY ALL
+UNION ALL
+SELECT snapshot_at, 'appgate', 'support_status', coalesce(version.support_status, 'unknown'),
+       sum(version.session_count)
+FROM appgate_active_sessions, unnest(by_version) AS versioned(version)
+GROUP BY ALL
+UNION ALL
+SELECT snapshot_at, 'accesswatch', 'total', 'all', count(*)
+FROM accesswatch_sessions
+GROUP BY ALL
+UNION ALL
+SELECT snapshot_at, 'accesswatch', 'country', coalesce(country_code, 'unknown'), count(*)
+FROM accesswatch_sessions
+GROUP BY ALL
+UNION ALL
+SELECT snapshot_at, 'accesswatch', 'reputation_status', reputation_status, count(*)
+FROM accesswatch_sessions
+GROUP BY ALL
+UNION ALL
+SELECT snapshot_at, 'accesswatch', 'identity_type', coalesce(identity_type, 'unknown'), count(*)
+FROM accesswatch_sessions
+GROUP BY ALL
+"""
+
+
+def refresh_top_sessions(connection: duckdb.DuckDBPyConnection, day: date, domain_id: int) -> int:
+    """Recompute one day and domain of `top_sessions`; returns its row count."""
+    parameters = {"day": day, "domain_id": domain_id}
+    with transaction(connection):
+        connection.execute(
+            f"DELETE FROM {TOP_SESSIONS.name} WHERE day = $day AND domain_id = $domain_id",
+            parameters,
+        )
+        connection.execute(
+            f"INSERT INTO {TOP_SESSIONS.name} BY NAME {TOP_SESSIONS_SQL}", parameters
+        )
+    return _count(
+        connection,
+        f"SELECT count(*) FROM {TOP_SESSIONS.name} WHERE day = $day AND domain_id = $domain_id",
+        parameters,
+    )
+
+
+def refresh_active_sessions(connection: duckdb.DuckDBPyConnection) -> int:
+    """Recompute `active_sessions` from every snapshot; returns its row count."""
+    with transaction(connection):
+        connection.execute(f"DELETE FROM {ACTIVE_SESSIONS.name}")
+        connection.execute(f"INSERT INTO {ACTIVE_SESSIONS.name} BY NAME {ACTIVE_SESSIONS_SQL}")
+    return _count(connection, f"SELECT count(*) FROM {ACTIVE_SESSIONS.name}", {})
+
+
+def _count(connection: duckdb.DuckDBPyConnection, sql: str, parameters: dict[str, object]) -> int:
+    row = connection.execute(sql, parameters).fetchone()
+    return int(row[0]) if row else 0

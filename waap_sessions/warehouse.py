@@ -1,0 +1,329 @@
+"""The DuckDB warehouse: every table declared once, written in bulk, partitions replaced whole.
+
+The declarations below are the contract with BI. The same objects create the tables,
+give each asset its Dagster column schema, and write the README's table reference.
+Keys and required columns are verified by asset checks rather than enforced by DuckDB:
+an enforced key would fail a load instead of reporting it, and its index slows bulk
+inserts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import dagster as dg
+import duckdb
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: its DuckDB type, what it means, and whether it may be NULL."""
+
+    name: str
+    type: str
+    description: str
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class Table:
+    """One table of the contract: its columns, its key and how a partition is replaced."""
+
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    partition_by: tuple[str, ...] = ()
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(column.name for column in self.columns)
+
+    @property
+    def required_columns(self) -> tuple[str, ...]:
+        return tuple(column.name for column in self.columns if column.required)
+
+    def create_sql(self) -> str:
+        columns = ",\n  ".join(f"{column.name} {column.type}" for column in self.columns)
+        return f"CREATE TABLE IF NOT EXISTS {self.name} (\n  {columns}\n)"
+
+    def column_schema(self) -> dg.TableSchema:
+        """The schema as Dagster metadata, shown on the asset in the UI."""
+        return dg.TableSchema(
+            columns=[
+                dg.TableColumn(
+                    name=column.name,
+                    type=column.type,
+                    description=column.description,
+                    constraints=dg.TableColumnConstraints(nullable=not column.required),
+                )
+                for column in self.columns
+            ],
+            constraints=dg.TableConstraints(other=[f"unique key: ({', '.join(self.key)})"]),
+        )
+
+    def markdown(self) -> str:
+        """The table's entry in the README's reference."""
+        lines = [
+            f"### `{self.name}`",
+            "",
+            self.description,
+            "",
+            f"Key: `({', '.join(self.key)})`."
+            + (
+                f" Replaced per partition by `({', '.join(self.partition_by)})`."
+                if self.partition_by
+                else ""
+            ),
+            "",
+            "| column | type | required | meaning |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| `{c.name}` | `{c.type}` | {'yes' if c.required else 'no'} | {c.description} |"
+            for c in self.columns
+        ]
+        return "\n".join(lines)
+
+
+def _column(name: str, kind: str, description: str, *, required: bool = True) -> Column:
+    return Column(name, kind, description, required)
+
+
+GCORE_REQUESTS = Table(
+    name="gcore_requests",
+    description=(
+        "Every request Gcore WAAP saw on a domain: one row per request, loaded per UTC day "
+        "and domain from `GET /waap/v1/analytics/requests`."
+    ),
+    key=("id",),
+    partition_by=("day", "domain_id"),
+    columns=(
+        _column("id", "VARCHAR", "The request's unique id (`<32 hex>-<6 digits>`)."),
+        _column("day", "DATE", "The UTC day of `request_time` (the partition)."),
+        _column("domain_id", "BIGINT", "Gcore domain id (the partition)."),
+        _column("domain", "VARCHAR", "Domain name."),
+        _column(
+            "request_time", "TIMESTAMPTZ", "When the request arrived, UTC, to the millisecond."
+        ),
+        _column("session_id", "VARCHAR", "Session id, 32 lower-case hex; '' when none."),
+        _column("client_ip", "VARCHAR", "Client IP address (IPv4 or IPv6)."),
+        _column("country", "VARCHAR", "Country of the client IP, ISO 3166-1 alpha-2."),
+        _column("organization", "VARCHAR", "Organization owning the client IP."),
+        _column("method", "VARCHAR", "HTTP method."),
+        _column("path", "VARCHAR", "Request path."),
+        _column("scheme", "VARCHAR", "URI scheme, e.g. https."),
+        _column("http_version", "VARCHAR", "HTTP version, e.g. 1.1."),
+        _column("status_code", "INTEGER", "HTTP status code answered (100-599)."),
+        _column("decision", "VARCHAR", "WAAP decision: passed, allowed, monitored, blocked or ''."),
+        _column("optional_action", "VARCHAR", "captcha, challenge or ''."),
+        _column("result", "VARCHAR", "passed, blocked, suppressed or ''."),
+        _column("action", "VARCHAR", "Action of the triggered rule."),
+        _column("rule_id", "VARCHAR", "Id of the triggered rule."),
+        _column("rule_name", "VARCHAR", "Name of the triggered rule."),
+        _column("reference_id", "VARCHAR", "Reference to the sanction given, 32 hex or ''."),
+        _column("traffic_types", "VARCHAR", "Comma-separated traffic types."),
+        _column("user_agent", "VARCHAR", "User-Agent header."),
+        _column("user_agent_client", "VARCHAR", "Client parsed from the user agent."),
+        _column("ja3", "VARCHAR", "JA3 TLS fingerprint, 32 lower-case hex or ''."),
+        _column(
+            "policy_override",
+            "JSON",
+            "Policy overrides that applied, as Gcore sends them.",
+            required=False,
+        ),
+        _column("loaded_at", "TIMESTAMPTZ", "When this row was loaded."),
+    ),
+)
+
+GCORE_IP_TOP_SESSIONS = Table(
+    name="gcore_ip_top_sessions",
+    description=(
+        "IP Spotlight answers (`GET /waap/v1/ip-info/top-sessions`) for the busiest IPs of "
+        "each day and domain: the top sessions of each IP on the domain."
+    ),
+    key=("domain_id", "day", "ip", "session_id"),
+    partition_by=("day", "domain_id"),
+    columns=(
+        _column("domain_id", "BIGINT", "Gcore domain id (the partition)."),
+        _column("day", "DATE", "The UTC day whose busiest IPs were looked up (the partition)."),
+        _column("ip", "VARCHAR", "The IP looked up."),
+        _column("ip_rank", "INTEGER", "The IP's rank by requests that day (1 = busiest)."),
+        _column("session_id", "VARCHAR", "Session id, normalised to 32 lower-case hex."),
+        _column("requests", "BIGINT", "Requests in the session."),
+        _column("blocked", "BIGINT", "Blocked requests in the session."),
+        _column("duration_s", "DOUBLE", "Session duration in seconds."),
+        _column("start_time", "TIMESTAMPTZ", "When the session started, UTC."),
+        _column("fetched_at", "TIMESTAMPTZ", "When IP Spotlight was asked."),
+    ),
+)
+
+ACCESSWATCH_SESSIONS = Table(
+    name="accesswatch_sessions",
+    description=(
+        "Snapshots of Access Watch's current sessions (`GET /1.1/sessions`): one row per "
+        "session per snapshot, nested objects flattened to columns."
+    ),
+    key=("snapshot_at", "session_id"),
+    columns=(
+        _column("snapshot_at", "TIMESTAMPTZ", "When the snapshot was taken."),
+        _column("session_id", "VARCHAR", "Access Watch session id."),
+        _column("requests", "BIGINT", "Requests in the session so far (`count`)."),
+        _column("updated_at", "TIMESTAMPTZ", "Last activity.", required=False),
+        _column("identity_id", "VARCHAR", "Identity id."),
+        _column("identity_type", "VARCHAR", "robot, browser, or NULL.", required=False),
+        _column("identity_name", "VARCHAR", "Identity name.", required=False),
+        _column("ip", "VARCHAR", "Client IP (`address.value`)."),
+        _column("hostname", "VARCHAR", "Reverse DNS of the IP.", required=False),
+        _column("as_number", "VARCHAR", "Autonomous system number.", required=False),
+        _column("network_name", "VARCHAR", "Network name.", required=False),
+        _column("country_code", "VARCHAR", "Country of the IP.", required=False),
+        _column("address_flags", "VARCHAR[]", "broadband, mobile, vpn, tor, ...", required=False),
+        _column("language_code", "VARCHAR", "Signature language.", required=False),
+        _column("signature_country_code", "VARCHAR", "Signature country.", required=False),
+        _column("user_agent", "VARCHAR", "User-Agent header.", required=False),
+        _column("user_agent_type", "VARCHAR", "User agent type.", required=False),
+        _column("agent_name", "VARCHAR", "Parsed agent name, e.g. chrome.", required=False),
+        _column("agent_version", "VARCHAR", "Parsed agent version.", required=False),
+        _column("system_name", "VARCHAR", "Parsed operating system.", required=False),
+        _column("speed_per_minute", "DOUBLE", "Requests per minute.", required=False),
+        _column("reputation_status", "VARCHAR", "nice, ok, suspicious or bad."),
+        _column("reputation_threats", "VARCHAR[]", "Threats seen.", required=False),
+        _column("robot_name", "VARCHAR", "Robot name, for robots.", required=False),
+    ),
+)
+
+APPGATE_ACTIVE_SESSIONS = Table(
+    name="appgate_active_sessions",
+    description=(
+        "Snapshots of the Appgate SDP active-sessions dashboard "
+        "(`GET /stats/active-sessions/dashboard`): one row per snapshot."
+    ),
+    key=("snapshot_at",),
+    columns=(
+        _column("snapshot_at", "TIMESTAMPTZ", "When the snapshot was taken."),
+        _column("total_count", "BIGINT", "Active sessions in total.", required=False),
+        _column(
+            "by_location",
+            "STRUCT(country_code VARCHAR, continent_code VARCHAR, latitude DOUBLE, "
+            "longitude DOUBLE, session_count BIGINT, ips VARCHAR[])[]",
+            "Active sessions by location.",
+        ),
+        _column(
+            "by_version",
+            "STRUCT(client_version VARCHAR, support_status VARCHAR, session_count BIGINT)[]",
+            "Active sessions by client version.",
+        ),
+    ),
+)
+
+TOP_SESSIONS = Table(
+    name="top_sessions",
+    description=(
+        "Per domain and UTC day, the 10 sessions with the most requests (ties by session "
+        "id; requests without a session left out), computed from `gcore_requests`."
+    ),
+    key=("domain_id", "day", "rank"),
+    partition_by=("day", "domain_id"),
+    columns=(
+        _column("domain_id", "BIGINT", "Gcore domain id."),
+        _column("day", "DATE", "UTC day."),
+        _column("rank", "INTEGER", "1 = most requests."),
+        _column("session_id", "VARCHAR", "Session id, 32 lower-case hex."),
+        _column("requests", "BIGINT", "Requests in the session that day."),
+        _column("blocked", "BIGINT", "Of them, with decision blocked."),
+        _column("first_request_at", "TIMESTAMPTZ", "First request that day."),
+        _column("last_request_at", "TIMESTAMPTZ", "Last request that day."),
+        _column("duration_s", "DOUBLE", "Seconds from first to last request."),
+        _column("client_ip", "VARCHAR", "The session's most frequent IP."),
+        _column("country", "VARCHAR", "The session's most frequent country."),
+        _column("user_agent_client", "VARCHAR", "The session's most frequent UA client."),
+    ),
+)
+
+ACTIVE_SESSIONS = Table(
+    name="active_sessions",
+    description=(
+        "A long time series for BI: per snapshot, source, dimension and value, the number of "
+        "active sessions. Sources: appgate, accesswatch. Dimensions: total, country, "
+        "continent, client_version, support_status, reputation_status, identity_type."
+    ),
+    key=("snapshot_at", "source", "dimension", "value"),
+    columns=(
+        _column("snapshot_at", "TIMESTAMPTZ", "When the snapshot was taken."),
+        _column("source", "VARCHAR", "appgate or accesswatch."),
+        _column("dimension", "VARCHAR", "What `value` is a value of; `total` for the total."),
+        _column(
+            "value",
+            "VARCHAR",
+            "The dimension's value ('all' for the total, 'unknown' when absent).",
+        ),
+        _column("sessions", "BIGINT", "Active sessions."),
+    ),
+)
+
+TABLES: tuple[Table, ...] = (
+    GCORE_REQUESTS,
+    GCORE_IP_TOP_SESSIONS,
+    ACCESSWATCH_SESSIONS,
+    APPGATE_ACTIVE_SESSIONS,
+    TOP_SESSIONS,
+    ACTIVE_SESSIONS,
+)
+
+
+def table_reference() -> str:
+    """Every table's README entry, in order: the contract with BI, as Markdown."""
+    return "\n\n".join(table.markdown() for table in TABLES)
+
+
+def create_tables(connection: duckdb.DuckDBPyConnection) -> None:
+    """Create every table of the contract that does not exist yet."""
+    for table in TABLES:
+        connection.execute(table.create_sql())
+
+
+@contextmanager
+def transaction(connection: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One transaction: all of the block's writes land, or none do."""
+    connection.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+
+
+def insert(connection: duckdb.DuckDBPyConnection, table: Table, rows: pa.Table) -> None:
+    """Bulk-insert an Arrow table, matching columns by name."""
+    connection.register("incoming_rows", rows)
+    try:
+        connection.execute(f"INSERT INTO {table.name} BY NAME SELECT * FROM incoming_rows")
+    finally:
+        connection.unregister("incoming_rows")
+
+
+def replace_partition(
+    connection: duckdb.DuckDBPyConnection,
+    table: Table,
+    partition: Mapping[str, Any],
+    rows: pa.Table,
+) -> None:
+    """Swap one partition's rows for `rows` in one transaction: re-runs never duplicate."""
+    assert set(partition) == set(table.partition_by), partition
+    condition = " AND ".join(f"{name} = ?" for name in partition)
+    with transaction(connection):
+        connection.execute(f"DELETE FROM {table.name} WHERE {condition}", list(partition.values()))
+        insert(connection, table, rows)
+
+
+def arrow_rows(table: Table, columns: Mapping[str, Sequence[Any]]) -> pa.Table:
+    """An Arrow table with exactly `table`'s columns, from Python lists by column name."""
+    missing = set(table.column_names) - set(columns)
+    assert not missing, f"{table.name}: no values for {sorted(missing)}"
+    return pa.table({name: columns[name] for name in table.column_names})

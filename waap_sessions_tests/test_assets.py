@@ -1,0 +1,305 @@
+"""The assets through real Dagster runs, against the simulator, into a real DuckDB file."""
+
+from collections import Counter, defaultdict
+from datetime import UTC, date, datetime, timedelta
+
+import dagster as dg
+import duckdb
+import pytest
+
+from waap_sessions.assets import (
+    ASSETS,
+    accesswatch_sessions,
+    active_sessions,
+    appgate_active_sessions,
+    gcore_ip_top_sessions,
+    gcore_requests,
+    top_sessions,
+)
+from waap_sessions.simulator import Faults, Simulator, SimulatorConfig
+from waap_sessions.warehouse import TABLES
+from waap_sessions_tests.conftest import pipeline_resources
+
+TODAY = datetime.now(UTC).date()
+YESTERDAY = TODAY - timedelta(days=1)
+CONFIG = SimulatorConfig(seed=5, domains=2, days=3, requests_per_day=2500)
+PARTITIONED = [gcore_requests, gcore_ip_top_sessions, top_sessions]
+SNAPSHOTS = [accesswatch_sessions, appgate_active_sessions, active_sessions]
+
+
+def partition_key(day: date, domain_id: int) -> str:
+    return f"{day.isoformat()}|{domain_id}"
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory):
+    """Two days of one domain and one snapshot of each source, loaded once."""
+    database = str(tmp_path_factory.mktemp("warehouse") / "waap.duckdb")
+    with Simulator(CONFIG) as simulator, dg.instance_for_test() as instance:
+        domain_ids = [domain.id for domain in simulator.dataset.domains]
+        instance.add_dynamic_partitions("gcore_domains", [str(i) for i in domain_ids])
+        resources = pipeline_resources(simulator, database)
+        results = {}
+        for day in (YESTERDAY - timedelta(days=1), YESTERDAY):
+            key = partition_key(day, domain_ids[0])
+            results[key] = dg.materialize(
+                PARTITIONED, instance=instance, resources=resources, partition_key=key
+            )
+        results["snapshots"] = dg.materialize(SNAPSHOTS, instance=instance, resources=resources)
+        yield simulator, instance, database, domain_ids[0], results
+
+
+def query(database: str, sql: str, parameters: list[object] | None = None) -> list[tuple]:
+    with duckdb.connect(database, read_only=True) as connection:
+        return connection.execute(sql, parameters or []).fetchall()
+
+
+def partition_rows(database: str, day: date, domain_id: int) -> list[tuple]:
+    """A partition of gcore_requests, every column but the load time."""
+    return query(
+        database,
+        "SELECT * EXCLUDE (loaded_at) FROM gcore_requests WHERE day = ? AND domain_id = ? "
+        "ORDER BY id",
+        [day, domain_id],
+    )
+
+
+def test_every_asset_materializes(loaded):
+    _, _, database, _, results = loaded
+    assert all(result.success for result in results.values())
+    for table in TABLES:
+        assert query(database, f"SELECT count(*) FROM {table.name}")[0][0] > 0, table.name
+
+
+def test_requests_are_exactly_the_apis(loaded):
+    simulator, _, database, domain_id, results = loaded
+    start = int(
+        datetime(YESTERDAY.year, YESTERDAY.month, YESTERDAY.day, tzinfo=UTC).timestamp() * 1000
+    )
+    expected = {
+        row["id"]: row
+        for row in simulator.dataset.requests(domain_id)
+        if start <= row["request_time"] < start + 86_400_000
+    }
+    rows = query(
+        database,
+        "SELECT id, epoch_ms(request_time), session_id, decision, status_code "
+        "FROM gcore_requests WHERE day = ? AND domain_id = ?",
+        [YESTERDAY, domain_id],
+    )
+
+    assert len(rows) == len(expected) > 1000
+    for id_, millis, session_id, decision, status in rows:
+        source = expected[id_]
+        assert (millis, session_id, decision, status) == (
+            source["request_time"],
+            source["session_id"],
+            source["decision"],
+            source["status_code"],
+        )
+    metadata = materialization_metadata(
+        results[partition_key(YESTERDAY, domain_id)], "gcore_requests"
+    )
+    assert metadata["dagster/row_count"] == metadata["api_reported_count"] == len(expected)
+    assert metadata["pages"] >= len(expected) // 100
+
+
+def materialization_metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict[str, object]:
+    (event,) = [
+        event
+        for event in result.get_asset_materialization_events()
+        if event.asset_key == dg.AssetKey(asset)
+    ]
+    return {key: value.value for key, value in event.materialization.metadata.items()}
+
+
+def test_table_metadata_is_reported(loaded):
+    _, _, _, domain_id, results = loaded
+    metadata = materialization_metadata(
+        results[partition_key(YESTERDAY, domain_id)], "top_sessions"
+    )
+    assert metadata["dagster/row_count"] == 10
+    assert metadata["dagster/table_name"] == "top_sessions"
+    for asset in ASSETS:
+        spec = next(iter(asset.specs))
+        schema = spec.metadata["dagster/column_schema"]
+        assert [column.name for column in schema.columns], spec.key
+        assert spec.owners
+        assert spec.kinds
+        assert spec.description
+        assert spec.group_name == "waap_sessions"
+
+
+def test_a_rerun_leaves_exactly_the_same_rows(loaded):
+    simulator, instance, database, domain_id, _ = loaded
+    before = partition_rows(database, YESTERDAY, domain_id)
+    others = query(database, "SELECT count(*) FROM gcore_requests WHERE day <> ?", [YESTERDAY])
+
+    result = dg.materialize(
+        [gcore_requests],
+        instance=instance,
+        resources=pipeline_resources(simulator, database),
+        partition_key=partition_key(YESTERDAY, domain_id),
+    )
+
+    assert result.success
+    assert partition_rows(database, YESTERDAY, domain_id) == before
+    assert (
+        query(database, "SELECT count(*) FROM gcore_requests WHERE day <> ?", [YESTERDAY]) == others
+    )
+
+
+def test_a_run_failing_halfway_leaves_the_table_as_it_was(loaded):
+    simulator, instance, database, domain_id, _ = loaded
+    before = query(database, "SELECT * FROM gcore_requests ORDER BY id")
+    # The API dies after five pages, and stays down past every retry.
+    simulator.faults = Faults(fail_after=5, path_prefix="/waap/v1/analytics/requests")
+    try:
+        result = dg.materialize(
+            [gcore_requests],
+            instance=instance,
+            resources=pipeline_resources(simulator, database, max_retries=1),
+            partition_key=partition_key(YESTERDAY, domain_id),
+            raise_on_error=False,
+        )
+    finally:
+        simulator.faults = Faults()
+
+    assert not result.success
+    assert "HTTP 503" in str(result.get_step_failure_events()[0].event_specific_data.error)
+    assert query(database, "SELECT * FROM gcore_requests ORDER BY id") == before
+
+
+def expected_top_sessions(simulator: Simulator, domain_id: int, day: date) -> list[tuple]:
+    """top_sessions recomputed in plain Python from the simulator's own data set."""
+    start = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
+    sessions: dict[str, list[dict]] = defaultdict(list)
+    for row in simulator.dataset.requests(domain_id):
+        if start <= row["request_time"] < start + 86_400_000 and row["session_id"]:
+            sessions[row["session_id"]].append(row)
+
+    def main_value(rows, field):
+        counts = Counter(row[field] for row in rows)
+        return min(counts, key=lambda value: (-counts[value], value))
+
+    ranked = sorted(sessions.items(), key=lambda item: (-len(item[1]), item[0]))[:10]
+    return [
+        (
+            rank,
+            session_id,
+            len(rows),
+            sum(row["decision"] == "blocked" for row in rows),
+            min(row["request_time"] for row in rows),
+            max(row["request_time"] for row in rows),
+            main_value(rows, "client_ip"),
+            main_value(rows, "country"),
+            main_value(rows, "user_agent_client"),
+        )
+        for rank, (session_id, rows) in enumerate(ranked, start=1)
+    ]
+
+
+@pytest.mark.parametrize("days_ago", [1, 2])
+def test_top_sessions_equal_an_independent_recomputation(loaded, days_ago):
+    simulator, _, database, domain_id, _ = loaded
+    day = TODAY - timedelta(days=days_ago)
+    rows = query(
+        database,
+        "SELECT rank, session_id, requests, blocked, epoch_ms(first_request_at), "
+        "epoch_ms(last_request_at), client_ip, country, user_agent_client "
+        "FROM top_sessions WHERE day = ? AND domain_id = ? ORDER BY rank",
+        [day, domain_id],
+    )
+    durations = query(
+        database,
+        "SELECT duration_s, epoch_ms(last_request_at) - epoch_ms(first_request_at) "
+        "FROM top_sessions WHERE day = ? AND domain_id = ?",
+        [day, domain_id],
+    )
+
+    assert rows == expected_top_sessions(simulator, domain_id, day)
+    assert all(seconds == pytest.approx(millis / 1000) for seconds, millis in durations)
+
+
+def test_ip_top_sessions_look_up_the_busiest_ips(loaded):
+    simulator, _, database, domain_id, _ = loaded
+    rows = query(
+        database,
+        "SELECT ip, ip_rank, session_id, requests FROM gcore_ip_top_sessions "
+        "WHERE day = ? AND domain_id = ? ORDER BY ip_rank, requests DESC",
+        [YESTERDAY, domain_id],
+    )
+    busiest = query(
+        database,
+        "SELECT client_ip FROM gcore_requests WHERE day = ? AND domain_id = ? "
+        "GROUP BY ALL ORDER BY count(*) DESC, client_ip LIMIT 10",
+        [YESTERDAY, domain_id],
+    )
+
+    assert [ip for (ip,) in busiest] == list(dict.fromkeys(ip for ip, *_ in rows))
+    for ip, _, session_id, requests in rows:
+        spotlight = {
+            session["session_id"].replace("-", ""): session["requests"]
+            for session in simulator.dataset.top_sessions(ip, domain_id)
+        }
+        assert spotlight[session_id] == requests
+
+
+def test_snapshots_append_and_active_sessions_follow(loaded):
+    simulator, instance, database, _, _ = loaded
+    before = query(database, "SELECT count(DISTINCT snapshot_at) FROM accesswatch_sessions")[0][0]
+
+    result = dg.materialize(
+        SNAPSHOTS, instance=instance, resources=pipeline_resources(simulator, database)
+    )
+
+    assert result.success
+    assert (
+        query(database, "SELECT count(DISTINCT snapshot_at) FROM accesswatch_sessions")[0][0]
+        == before + 1
+    )
+    totals = query(
+        database,
+        "SELECT source, snapshot_at, sessions FROM active_sessions WHERE dimension = 'total' "
+        "ORDER BY source, snapshot_at",
+    )
+    assert len(totals) == 2 * (before + 1)
+    appgate = query(database, "SELECT snapshot_at, total_count FROM appgate_active_sessions")
+    assert {(at, total) for source, at, total in totals if source == "appgate"} == set(appgate)
+    for source in ("appgate", "accesswatch"):
+        dimensions = {
+            dimension
+            for (dimension,) in query(
+                database,
+                "SELECT DISTINCT dimension FROM active_sessions WHERE source = ?",
+                [source],
+            )
+        }
+        expected = (
+            {"total", "country", "continent", "client_version", "support_status"}
+            if source == "appgate"
+            else {"total", "country", "reputation_status", "identity_type"}
+        )
+        assert dimensions == expected
+    # Every breakdown of a snapshot adds up to its total.
+    sums = query(
+        database,
+        "SELECT source, snapshot_at, dimension, sum(sessions) FROM active_sessions "
+        "WHERE dimension <> 'total' GROUP BY ALL",
+    )
+    total_of = {(source, at): total for source, at, total in totals}
+    assert all(total == total_of[(source, at)] for source, at, _, total in sums)
+
+
+def test_accesswatch_rows_flatten_the_nested_objects(loaded):
+    _, _, database, _, _ = loaded
+    rows = query(
+        database,
+        "SELECT session_id, ip, country_code, reputation_status, identity_type, address_flags "
+        "FROM accesswatch_sessions",
+    )
+    assert rows
+    assert all(
+        ip and status in {"nice", "ok", "suspicious", "bad"} for _, ip, _, status, _, _ in rows
+    )
+    assert all(isinstance(flags, list) for *_, flags in rows)

@@ -1,0 +1,493 @@
+# The SQL here plants faults in a throwaway copy of the database; it never sees input.
+"""The asset checks, through real Dagster runs against the simulator and a real DuckDB file.
+
+Good data is loaded once per module. Each failure test copies that DuckDB file, plants
+rows that break one rule with a read-write connection, and runs that check alone.
+"""
+
+import json
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from waap_sessions.assets import (
+    API_REPORTED_COUNT,
+    ASSETS,
+    accesswatch_sessions,
+    active_sessions,
+    appgate_active_sessions,
+    gcore_ip_top_sessions,
+    gcore_requests,
+    top_sessions,
+)
+from waap_sessions.checks import CHECKS
+from waap_sessions.simulator import Simulator, SimulatorConfig
+from waap_sessions_tests.conftest import pipeline_resources
+
+YESTERDAY = datetime.now(UTC).date() - timedelta(days=1)
+DAYS = (YESTERDAY - timedelta(days=1), YESTERDAY)
+CONFIG = SimulatorConfig(seed=7, domains=2, days=3, requests_per_day=3000)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """Good data: the DuckDB file, the instance that recorded its runs, and those runs."""
+
+    simulator: Simulator
+    instance: dg.DagsterInstance
+    database: str
+    domain_id: int
+    runs: list[dg.ExecuteInProcessResult]
+
+
+def partition_key(day: object, domain_id: int) -> str:
+    return f"{day}|{domain_id}"
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory):
+    """Two days of one domain and a snapshot of each source, loaded with every check."""
+    database = str(tmp_path_factory.mktemp("warehouse") / "waap.duckdb")
+    with Simulator(CONFIG) as simulator, dg.instance_for_test() as instance:
+        domain_id = simulator.dataset.domains[0].id
+        instance.add_dynamic_partitions(
+            "gcore_domains", [str(d.id) for d in simulator.dataset.domains]
+        )
+        good = Loaded(simulator, instance, database, domain_id, [])
+        resources = pipeline_resources(good.simulator, database)
+        for day in DAYS:
+            good.runs.append(
+                dg.materialize(
+                    [gcore_requests, gcore_ip_top_sessions, top_sessions, *CHECKS],
+                    instance=instance,
+                    resources=resources,
+                    partition_key=partition_key(day, domain_id),
+                )
+            )
+        good.runs.append(
+            dg.materialize(
+                [accesswatch_sessions, appgate_active_sessions, active_sessions, *CHECKS],
+                instance=instance,
+                resources=resources,
+            )
+        )
+        yield good
+
+
+def check_key(asset: str, name: str) -> dg.AssetCheckKey:
+    return dg.AssetCheckKey(dg.AssetKey(asset), name)
+
+
+ALL_CHECK_KEYS = {key for check in CHECKS for key in check.check_keys}
+
+
+def plain_metadata(evaluation: dg.AssetCheckEvaluation) -> str:
+    """The evaluation's metadata as JSON text, to look for what it says was found."""
+    return json.dumps({k: v.value for k, v in evaluation.metadata.items()}, default=str)
+
+
+def run_checks(
+    loaded: Loaded, database: str, *keys: dg.AssetCheckKey
+) -> dict[dg.AssetCheckKey, dg.AssetCheckEvaluation]:
+    """Execute only the given checks (no asset materializes) against `database`."""
+    result = dg.materialize(
+        [*ASSETS, *CHECKS],
+        instance=loaded.instance,
+        resources=pipeline_resources(loaded.simulator, database),
+        selection=dg.AssetSelection.checks(*keys),
+        raise_on_error=False,
+    )
+    assert not result.get_asset_materialization_events()
+    return {e.asset_check_key: e for e in result.get_asset_check_evaluations()}
+
+
+def faulty_copy(database: str, directory: Path, statements: tuple[str, ...]) -> str:
+    """A copy of the good database with `statements` applied."""
+    copy = str(directory / "faulty.duckdb")
+    shutil.copyfile(database, copy)
+    with duckdb.connect(copy) as connection:
+        for statement in statements:
+            connection.execute(statement)
+    return copy
+
+
+def first_row(table: str) -> str:
+    return f"rowid = (SELECT min(rowid) FROM {table})"
+
+
+LAST_DAY = "day = (SELECT max(day) FROM top_sessions)"
+
+# (table, check, statements that break it, what the failed check's metadata must say)
+FAULTS: list[tuple[str, str, tuple[str, ...], str]] = [
+    (
+        "gcore_requests",
+        "columns_match_contract",
+        ("ALTER TABLE gcore_requests ALTER status_code TYPE VARCHAR",),
+        '"status_code": {"declared": "INTEGER", "found": "VARCHAR"}',
+    ),
+    (
+        "gcore_requests",
+        "key_is_unique",
+        ("INSERT INTO gcore_requests SELECT * FROM gcore_requests LIMIT 1",),
+        '"copies": 2',
+    ),
+    (
+        "gcore_requests",
+        "required_columns_not_null",
+        (f"UPDATE gcore_requests SET client_ip = NULL WHERE {first_row('gcore_requests')}",),
+        '"null_counts": {"client_ip": 1}',
+    ),
+    (
+        "gcore_requests",
+        "status_code_in_range",
+        (f"UPDATE gcore_requests SET status_code = 700 WHERE {first_row('gcore_requests')}",),
+        '"status_code": 700',
+    ),
+    (
+        "gcore_requests",
+        "decision_is_known",
+        (f"UPDATE gcore_requests SET decision = 'denied' WHERE {first_row('gcore_requests')}",),
+        '"decision": "denied"',
+    ),
+    (
+        "gcore_requests",
+        "optional_action_is_known",
+        (
+            "UPDATE gcore_requests SET optional_action = 'redirect' "
+            f"WHERE {first_row('gcore_requests')}",
+        ),
+        '"optional_action": "redirect"',
+    ),
+    (
+        "gcore_requests",
+        "result_is_known",
+        (f"UPDATE gcore_requests SET result = 'dropped' WHERE {first_row('gcore_requests')}",),
+        '"result": "dropped"',
+    ),
+    (
+        "gcore_requests",
+        "country_is_alpha2",
+        (f"UPDATE gcore_requests SET country = 'usa' WHERE {first_row('gcore_requests')}",),
+        '"country": "usa"',
+    ),
+    (
+        "gcore_requests",
+        "session_id_is_hex",
+        (f"UPDATE gcore_requests SET session_id = 'S-1' WHERE {first_row('gcore_requests')}",),
+        '"session_id": "S-1"',
+    ),
+    (
+        "gcore_requests",
+        "row_count_matches_api",
+        (f"DELETE FROM gcore_requests WHERE {first_row('gcore_requests')}",),
+        f'"{API_REPORTED_COUNT}": 3000, "rows_in_table": 2999',
+    ),
+    (
+        "gcore_ip_top_sessions",
+        "columns_match_contract",
+        (
+            "ALTER TABLE gcore_ip_top_sessions DROP COLUMN ip_rank",
+            "ALTER TABLE gcore_ip_top_sessions ADD COLUMN ip_rank INTEGER",
+        ),
+        '"order_matches": false',
+    ),
+    (
+        "gcore_ip_top_sessions",
+        "key_is_unique",
+        ("INSERT INTO gcore_ip_top_sessions SELECT * FROM gcore_ip_top_sessions LIMIT 1",),
+        '"copies": 2',
+    ),
+    (
+        "gcore_ip_top_sessions",
+        "required_columns_not_null",
+        (
+            "UPDATE gcore_ip_top_sessions SET requests = NULL "
+            f"WHERE {first_row('gcore_ip_top_sessions')}",
+        ),
+        '"null_counts": {"requests": 1}',
+    ),
+    (
+        "gcore_ip_top_sessions",
+        "session_id_is_hex",
+        (
+            "UPDATE gcore_ip_top_sessions SET session_id = upper(session_id) || 'x' "
+            f"WHERE {first_row('gcore_ip_top_sessions')}",
+        ),
+        'x"',
+    ),
+    (
+        "gcore_ip_top_sessions",
+        "blocked_within_requests",
+        (
+            "UPDATE gcore_ip_top_sessions SET requests = 5, blocked = 6 "
+            f"WHERE {first_row('gcore_ip_top_sessions')}",
+        ),
+        '"requests": 5, "blocked": 6',
+    ),
+    (
+        "accesswatch_sessions",
+        "columns_match_contract",
+        ("ALTER TABLE accesswatch_sessions DROP COLUMN robot_name",),
+        '"missing_columns": ["robot_name"]',
+    ),
+    (
+        "accesswatch_sessions",
+        "key_is_unique",
+        ("INSERT INTO accesswatch_sessions SELECT * FROM accesswatch_sessions LIMIT 1",),
+        '"copies": 2',
+    ),
+    (
+        "accesswatch_sessions",
+        "required_columns_not_null",
+        (
+            "UPDATE accesswatch_sessions SET reputation_status = NULL "
+            f"WHERE {first_row('accesswatch_sessions')}",
+        ),
+        '"null_counts": {"reputation_status": 1}',
+    ),
+    (
+        "accesswatch_sessions",
+        "reputation_status_is_known",
+        (
+            "UPDATE accesswatch_sessions SET reputation_status = 'evil' "
+            f"WHERE {first_row('accesswatch_sessions')}",
+        ),
+        '"reputation_status": "evil"',
+    ),
+    (
+        "accesswatch_sessions",
+        "identity_type_is_known",
+        (
+            "UPDATE accesswatch_sessions SET identity_type = 'alien' "
+            f"WHERE {first_row('accesswatch_sessions')}",
+        ),
+        '"identity_type": "alien"',
+    ),
+    (
+        "appgate_active_sessions",
+        "columns_match_contract",
+        ("ALTER TABLE appgate_active_sessions ADD COLUMN region VARCHAR",),
+        '"unexpected_columns": ["region"]',
+    ),
+    (
+        "appgate_active_sessions",
+        "key_is_unique",
+        ("INSERT INTO appgate_active_sessions SELECT * FROM appgate_active_sessions",),
+        '"copies": 2',
+    ),
+    (
+        "appgate_active_sessions",
+        "required_columns_not_null",
+        ("UPDATE appgate_active_sessions SET by_version = NULL",),
+        '"null_counts": {"by_version": 1}',
+    ),
+    (
+        "top_sessions",
+        "columns_match_contract",
+        ("ALTER TABLE top_sessions RENAME COLUMN country TO country_code",),
+        '"missing_columns": ["country"], "unexpected_columns": ["country_code"]',
+    ),
+    (
+        "top_sessions",
+        "key_is_unique",
+        ("INSERT INTO top_sessions SELECT * FROM top_sessions LIMIT 1",),
+        '"copies": 2',
+    ),
+    (
+        "top_sessions",
+        "required_columns_not_null",
+        (f"UPDATE top_sessions SET client_ip = NULL WHERE {first_row('top_sessions')}",),
+        '"null_counts": {"client_ip": 1}',
+    ),
+    (
+        "top_sessions",
+        "blocked_within_requests",
+        (f"UPDATE top_sessions SET requests = 5, blocked = 6 WHERE {first_row('top_sessions')}",),
+        '"requests": 5, "blocked": 6',
+    ),
+    (
+        "top_sessions",
+        "at_most_10_per_day",
+        (
+            "INSERT INTO top_sessions SELECT * REPLACE (11 AS rank) FROM top_sessions "
+            f"WHERE rank = 10 AND {LAST_DAY}",
+        ),
+        '"sessions": 11',
+    ),
+    (
+        "top_sessions",
+        "ranks_without_gaps",
+        (f"UPDATE top_sessions SET rank = 12 WHERE rank = 10 AND {LAST_DAY}",),
+        '"ranks": [1, 2, 3, 4, 5, 6, 7, 8, 9, 12]',
+    ),
+    (
+        "top_sessions",
+        "requests_never_increase_with_rank",
+        (f"UPDATE top_sessions SET requests = requests + 1000 WHERE rank = 5 AND {LAST_DAY}",),
+        '"rank": 5',
+    ),
+    (
+        "top_sessions",
+        "agrees_with_gcore_requests",
+        (
+            "UPDATE top_sessions SET last_request_at = last_request_at + INTERVAL 1 HOUR "
+            f"WHERE rank = 3 AND {LAST_DAY}",
+        ),
+        '"rank": 3',
+    ),
+    (
+        "active_sessions",
+        "columns_match_contract",
+        ("ALTER TABLE active_sessions ALTER sessions TYPE INTEGER",),
+        '"sessions": {"declared": "BIGINT", "found": "INTEGER"}',
+    ),
+    (
+        "active_sessions",
+        "key_is_unique",
+        ("INSERT INTO active_sessions SELECT * FROM active_sessions LIMIT 1",),
+        '"copies": 2',
+    ),
+    (
+        "active_sessions",
+        "required_columns_not_null",
+        (f"UPDATE active_sessions SET value = NULL WHERE {first_row('active_sessions')}",),
+        '"null_counts": {"value": 1}',
+    ),
+    (
+        "active_sessions",
+        "sessions_not_negative",
+        (f"UPDATE active_sessions SET sessions = -1 WHERE {first_row('active_sessions')}",),
+        '"sessions": -1',
+    ),
+    (
+        "active_sessions",
+        "source_is_known",
+        (f"UPDATE active_sessions SET source = 'okta' WHERE {first_row('active_sessions')}",),
+        '"source": "okta"',
+    ),
+]
+
+
+def test_every_check_passes_on_good_data(loaded: Loaded) -> None:
+    evaluations = [e for run in loaded.runs for e in run.get_asset_check_evaluations()]
+    failed = {
+        e.asset_check_key.to_user_string(): plain_metadata(e) for e in evaluations if not e.passed
+    }
+    assert not failed
+    evaluated = {e.asset_check_key for e in evaluations}
+    assert evaluated == ALL_CHECK_KEYS
+
+
+def test_every_check_has_a_fault_that_breaks_it() -> None:
+    assert {check_key(table, check) for table, check, _, _ in FAULTS} == ALL_CHECK_KEYS
+
+
+@pytest.mark.parametrize(
+    ("table", "check", "statements", "expected"),
+    FAULTS,
+    ids=[f"{table}.{check}" for table, check, _, _ in FAULTS],
+)
+def test_check_fails_on_data_that_breaks_it(
+    loaded: Loaded,
+    tmp_path: Path,
+    table: str,
+    check: str,
+    statements: tuple[str, ...],
+    expected: str,
+) -> None:
+    database = faulty_copy(loaded.database, tmp_path, statements)
+    key = check_key(table, check)
+    evaluation = run_checks(loaded, database, key)[key]
+    assert not evaluation.passed
+    assert evaluation.severity == dg.AssetCheckSeverity.ERROR
+    assert expected in plain_metadata(evaluation)
+
+
+def test_row_count_skips_partitions_without_a_reported_count(loaded: Loaded) -> None:
+    """A partition whose latest load recorded no total (a page size, not a count) is skipped."""
+    other_domain = loaded.simulator.dataset.domains[1].id
+    loaded.instance.report_runless_asset_event(
+        dg.AssetMaterialization(
+            asset_key="gcore_requests",
+            partition=partition_key(YESTERDAY, other_domain),
+            metadata={API_REPORTED_COUNT: None},
+        )
+    )
+    key = check_key("gcore_requests", "row_count_matches_api")
+    evaluation = run_checks(loaded, loaded.database, key)[key]
+    assert evaluation.passed
+    metadata = {k: v.value for k, v in evaluation.metadata.items()}
+    assert metadata["partitions_compared"] == len(DAYS)
+    assert metadata["partitions_without_reported_count"] == 1
+
+
+def test_blocking_checks_guard_what_the_summaries_read() -> None:
+    blocking = {spec.key for check in CHECKS for spec in check.check_specs if spec.blocking}
+    assert blocking == {
+        check_key("gcore_requests", "columns_match_contract"),
+        check_key("gcore_requests", "key_is_unique"),
+        check_key("gcore_requests", "required_columns_not_null"),
+        check_key("accesswatch_sessions", "columns_match_contract"),
+        check_key("appgate_active_sessions", "columns_match_contract"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("fault", "failing_check", "summary_runs"),
+    [
+        ("INSERT INTO gcore_requests SELECT * FROM other_day LIMIT 1", "key_is_unique", False),
+        (
+            "INSERT INTO gcore_requests SELECT * REPLACE (id || 'x' AS id, 700 AS status_code) "
+            "FROM other_day LIMIT 1",
+            "status_code_in_range",
+            True,
+        ),
+    ],
+    ids=["blocking", "non-blocking"],
+)
+def test_only_a_blocking_failure_stops_the_summary_in_the_same_run(
+    loaded: Loaded, tmp_path: Path, fault: str, failing_check: str, summary_runs: bool
+) -> None:
+    """One run loads a partition of gcore_requests, runs its checks, then top_sessions.
+
+    The load itself is good, but a bad row left on another day fails a check on the whole
+    table. Blocking: top_sessions must not be rebuilt from the poisoned table, so its rows,
+    removed beforehand, stay missing. Non-blocking: the summary is rebuilt as usual.
+    """
+    other_day, day = DAYS
+    database = faulty_copy(
+        loaded.database,
+        tmp_path,
+        (
+            f"CREATE TEMP VIEW other_day AS SELECT * FROM gcore_requests WHERE day = '{other_day}'",
+            fault,
+            f"DELETE FROM top_sessions WHERE day = '{day}'",
+        ),
+    )
+    request_checks = [
+        c for c in CHECKS if gcore_requests.key in {k.asset_key for k in c.check_keys}
+    ]
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("gcore_domains", [str(loaded.domain_id)])
+        result = dg.materialize(
+            [gcore_requests, top_sessions, *request_checks],
+            instance=instance,
+            resources=pipeline_resources(loaded.simulator, database),
+            partition_key=partition_key(day, loaded.domain_id),
+            raise_on_error=False,
+        )
+    materialized = {e.asset_key for e in result.get_asset_materialization_events()}
+    assert (top_sessions.key in materialized) is summary_runs
+    assert gcore_requests.key in materialized
+    failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
+    assert failed == {failing_check}
+    with duckdb.connect(database, read_only=True) as connection:
+        rows = connection.execute(
+            "SELECT count(*) FROM top_sessions WHERE day = ?", [day]
+        ).fetchone()
+    assert rows == ((10,) if summary_runs else (0,))
