@@ -15,7 +15,7 @@ test: lint pytest
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy waap_sessions
+	$(BIN)/mypy waap_sessions bench
 
 pytest: $(INSTALLED)
 	$(BIN)/pytest -n auto
