@@ -58,6 +58,15 @@ request_partitions = dg.MultiPartitionsDefinition(
 )
 
 
+def table_metadata(table: Table, row_count: int | None = None) -> dict[str, Any]:
+    """Dagster's standard table metadata: column schema, table name and, after a run, rows."""
+    return dict(
+        TableMetadataSet(
+            column_schema=table.column_schema(), table_name=table.name, row_count=row_count
+        )
+    )
+
+
 def table_asset(
     table: Table, *, kinds: set[str], **asset_arguments: Any
 ) -> Callable[[Callable[..., Any]], dg.AssetsDefinition]:
@@ -73,7 +82,7 @@ def table_asset(
         owners=OWNERS,
         kinds=kinds,
         pool=DUCKDB_POOL,
-        metadata=dict(TableMetadataSet(column_schema=table.column_schema(), table_name=table.name)),
+        metadata=table_metadata(table),
         **asset_arguments,
     )
     return decorator
@@ -122,7 +131,7 @@ def gcore_requests(
     blocked = sum(row.decision == "blocked" for row in rows)
     return dg.MaterializeResult(
         metadata={
-            **TableMetadataSet(row_count=len(rows), table_name=GCORE_REQUESTS.name),
+            **table_metadata(GCORE_REQUESTS, len(rows)),
             "requests": len(rows),
             "blocked_share": round(blocked / len(rows), 4) if rows else 0.0,
             API_REPORTED_COUNT: stream.reported_count,
@@ -204,7 +213,7 @@ def gcore_ip_top_sessions(
     row_count = len(columns["session_id"])
     return dg.MaterializeResult(
         metadata={
-            **TableMetadataSet(row_count=row_count, table_name=GCORE_IP_TOP_SESSIONS.name),
+            **table_metadata(GCORE_IP_TOP_SESSIONS, row_count),
             "ips_looked_up": len(busiest),
             **{f"http_{name}": value for name, value in traffic.items()},
         }
@@ -261,7 +270,7 @@ def accesswatch_sessions(
     statuses = Counter(session.reputation.status for session in sessions)
     return dg.MaterializeResult(
         metadata={
-            **TableMetadataSet(row_count=len(sessions), table_name=ACCESSWATCH_SESSIONS.name),
+            **table_metadata(ACCESSWATCH_SESSIONS, len(sessions)),
             "active_sessions": len(sessions),
             "snapshot_at": snapshot_at.isoformat(),
             **{f"reputation_{status}": count for status, count in sorted(statuses.items())},
@@ -322,7 +331,7 @@ def appgate_active_sessions(
         )
     return dg.MaterializeResult(
         metadata={
-            **TableMetadataSet(row_count=1, table_name=APPGATE_ACTIVE_SESSIONS.name),
+            **table_metadata(APPGATE_ACTIVE_SESSIONS, 1),
             "active_sessions": dashboard.total_count,
             "locations": len(dashboard.geo_ip_data),
             "client_versions": len(dashboard.versions),
@@ -377,9 +386,7 @@ def top_sessions(
     day, domain_id = partition_of(context)
     with warehouse.get_connection() as connection:
         row_count = refresh_top_sessions(connection, day, domain_id)
-    return dg.MaterializeResult(
-        metadata=dict(TableMetadataSet(row_count=row_count, table_name=TOP_SESSIONS.name))
-    )
+    return dg.MaterializeResult(metadata=table_metadata(TOP_SESSIONS, row_count))
 
 
 @table_asset(
@@ -397,7 +404,7 @@ def active_sessions(warehouse: WarehouseResource) -> dg.MaterializeResult[Any]:
         ).fetchall()
     return dg.MaterializeResult(
         metadata={
-            **TableMetadataSet(row_count=row_count, table_name=ACTIVE_SESSIONS.name),
+            **table_metadata(ACTIVE_SESSIONS, row_count),
             **{f"active_sessions_{source}": sessions for source, sessions in latest},
         }
     )

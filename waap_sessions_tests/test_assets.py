@@ -17,7 +17,7 @@ from waap_sessions.assets import (
     top_sessions,
 )
 from waap_sessions.simulator import Faults, Simulator, SimulatorConfig
-from waap_sessions.warehouse import TABLES
+from waap_sessions.warehouse import TABLES, TOP_SESSIONS
 from waap_sessions_tests.conftest import pipeline_resources
 
 TODAY = datetime.now(UTC).date()
@@ -120,6 +120,7 @@ def test_table_metadata_is_reported(loaded):
     )
     assert metadata["dagster/row_count"] == 10
     assert metadata["dagster/table_name"] == "top_sessions"
+    assert metadata["dagster/column_schema"] == TOP_SESSIONS.column_schema()
     for asset in ASSETS:
         spec = next(iter(asset.specs))
         schema = spec.metadata["dagster/column_schema"]
