@@ -56,7 +56,7 @@ ENVIRONMENT_VARIABLES = {
 TIMEZONE = "UTC"
 
 
-class AutomationSettings(BaseModel):
+class AutomationSettings(BaseModel, dg.Resolvable):
     """The clocks that keep the tables fresh, validated on construction."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")

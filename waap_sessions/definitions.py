@@ -1,7 +1,7 @@
 """The waap_sessions code location, as `dagster dev` loads it through workspace.yaml.
 
 Loading it reads configuration only: secrets stay `EnvVar`s until a run needs them, and
-nothing here calls an API.
+nothing here calls an API. `WaapSessionsComponent` builds the same thing from a defs.yaml.
 """
 
 import dagster as dg
@@ -16,22 +16,29 @@ from waap_sessions.resources import (
     WarehouseResource,
 )
 
-automation = AutomationSettings.from_env()
 
-defs = dg.Definitions.merge(
-    dg.Definitions(
-        assets=with_automation(ASSETS, automation),
-        asset_checks=CHECKS,
-        resources={
-            "gcore": GcoreWaapResource.from_env(),
-            "accesswatch": AccessWatchResource.from_env(),
-            "appgate": AppgateSdpResource.from_env(),
-            "warehouse": WarehouseResource.from_env(),
-        },
-        # One process per run: DuckDB takes one writing process per file, and the HTTP
-        # work is bounded by the APIs' rate limits, not by cores. A deployment that
-        # outgrows one machine swaps this for its Kubernetes or Celery executor.
-        executor=dg.in_process_executor,
-    ),
-    build_automation(automation).definitions(),
-)
+def build_definitions(
+    warehouse: WarehouseResource, automation: AutomationSettings
+) -> dg.Definitions:
+    """The six tables, their checks and their automation; the APIs configured from the
+    environment (see the README), the warehouse and the clocks as given."""
+    return dg.Definitions.merge(
+        dg.Definitions(
+            assets=with_automation(ASSETS, automation),
+            asset_checks=CHECKS,
+            resources={
+                "gcore": GcoreWaapResource.from_env(),
+                "accesswatch": AccessWatchResource.from_env(),
+                "appgate": AppgateSdpResource.from_env(),
+                "warehouse": warehouse,
+            },
+            # One process per run: DuckDB takes one writing process per file, and the HTTP
+            # work is bounded by the APIs' rate limits, not by cores. A deployment that
+            # outgrows one machine swaps this for its Kubernetes or Celery executor.
+            executor=dg.in_process_executor,
+        ),
+        build_automation(automation).definitions(),
+    )
+
+
+defs = build_definitions(WarehouseResource.from_env(), AutomationSettings.from_env())

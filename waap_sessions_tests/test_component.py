@@ -1,0 +1,51 @@
+"""The component, loaded from a defs.yaml as a Dagster project loads it."""
+
+import dagster as dg
+import pytest
+from dagster.components.testing import create_defs_folder_sandbox
+
+from waap_sessions.component import WaapSessionsComponent
+
+TYPE = "waap_sessions.component.WaapSessionsComponent"
+
+
+def load(attributes: dict[str, object]) -> tuple[WaapSessionsComponent, dg.Definitions]:
+    with create_defs_folder_sandbox() as sandbox:
+        path = sandbox.scaffold_component(
+            WaapSessionsComponent, defs_yaml_contents={"type": TYPE, "attributes": attributes}
+        )
+        with sandbox.load_component_and_build_defs(defs_path=path) as (component, defs):
+            assert isinstance(component, WaapSessionsComponent)
+            return component, defs
+
+
+def test_the_component_builds_the_whole_code_location(tmp_path):
+    database = str(tmp_path / "waap.duckdb")
+    component, defs = load(
+        {"duckdb_path": database, "automation": {"enabled": False, "backfill_days": 7}}
+    )
+
+    dg.Definitions.validate_loadable(defs)
+    assert component.automation.backfill_days == 7
+    assert defs.resources["warehouse"].database == database
+    assert len(list(defs.resolve_all_asset_keys())) == 6
+    for name in ("gcore_daily_schedule", "gcore_intraday_schedule", "snapshot_schedule"):
+        schedule = defs.resolve_schedule_def(name)
+        assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+    sensor = defs.resolve_sensor_def("gcore_domain_sensor")
+    assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
+
+
+def test_bad_settings_in_the_yaml_name_the_attribute():
+    with pytest.raises(Exception, match="WaapSessionsComponent") as caught:
+        load({"automation": {"daily_cron": "every day"}})
+
+    chain, error = [], caught.value
+    while error is not None:
+        chain.append(str(error))
+        error = error.__cause__ or error.__context__
+    explained = "\n".join(chain)
+    assert "defs.yaml" in explained
+    assert "attributes.automation" in explained
+    assert "daily_cron" in explained
+    assert "must be a cron string" in explained
