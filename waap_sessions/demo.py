@@ -2,9 +2,10 @@
 
 It starts the built-in simulator on loopback and points the code location's resources
 at it through the same environment variables a deployment sets. Then it evaluates the
-domain sensor, runs the partition job for every partition the sensor requests (the last
-days of every domain), runs the snapshot job, and prints the two summary tables. The
-runs are recorded in DAGSTER_HOME (`.dagster_home` by default), so `make ui` shows them.
+domain sensor (which adds the domains it finds), runs the partition job for the last
+days and today of every domain, runs the snapshot job, and prints the two summary
+tables. The runs are recorded in DAGSTER_HOME (`.dagster_home` by default), so `make ui`
+shows them, and a second demo loads the same partitions again, exactly.
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ import os
 import shutil
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pandas as pd
 
-from waap_sessions.assets import active_sessions
+from waap_sessions.assets import active_sessions, domain_partitions
+from waap_sessions.automation import AutomationSettings, days_up_to, partition_runs
 from waap_sessions.simulator import Simulator, SimulatorConfig
 
 Printer = Callable[[str], None]
@@ -80,8 +83,14 @@ def run_demo(config: SimulatorConfig | None = None, out: Printer = print) -> Non
 
         out(f"Simulator: {simulator.base_url}; Dagster instance: {home}")
         with dg.DagsterInstance.get() as instance:
-            partition_keys = discover_domains(defs, instance)
-            out(f"The domain sensor found {len(partition_keys)} partitions to load.")
+            new_domains = discover_domains(defs, instance)
+            domains = domain_partitions.get_partition_keys(dynamic_partitions_store=instance)
+            days = days_up_to(datetime.now(UTC), AutomationSettings.from_env().backfill_days + 1)
+            partition_keys = [str(run.partition_key) for run in partition_runs(days, domains)]
+            out(
+                f"The domain sensor found {len(new_domains)} new domains; loading "
+                f"{len(partition_keys)} partitions (the last days and today of every domain)."
+            )
             partition_job = defs.resolve_job_def("gcore_partition_job")
             for key in partition_keys:
                 result = partition_job.execute_in_process(
@@ -101,7 +110,8 @@ def run_demo(config: SimulatorConfig | None = None, out: Printer = print) -> Non
 
 
 def discover_domains(defs: dg.Definitions, instance: dg.DagsterInstance) -> list[str]:
-    """One tick of the domain sensor: add the domains it finds, return the runs it asks for."""
+    """One tick of the domain sensor, as the daemon runs it; returns the domains it added."""
+    known = set(domain_partitions.get_partition_keys(dynamic_partitions_store=instance))
     sensor = defs.resolve_sensor_def("gcore_domain_sensor")
     with dg.build_sensor_context(
         instance=instance,
@@ -113,10 +123,9 @@ def discover_domains(defs: dg.Definitions, instance: dg.DagsterInstance) -> list
         result = sensor.evaluate_tick(context)
     for request in result.dynamic_partitions_requests or []:
         if isinstance(request, dg.AddDynamicPartitionsRequest):
-            instance.add_dynamic_partitions(
-                request.partitions_def_name, list(request.partition_keys)
-            )
-    return [request.partition_key for request in result.run_requests or [] if request.partition_key]
+            instance.add_dynamic_partitions(request.partitions_def_name, request.partition_keys)
+    found = domain_partitions.get_partition_keys(dynamic_partitions_store=instance)
+    return sorted(set(found) - known)
 
 
 def _outcome(result: dg.ExecuteInProcessResult) -> str:

@@ -18,19 +18,24 @@ def test_the_main_job_loads_every_table_and_prints_the_summaries(tmp_path):
         "DAGSTER_HOME": str(tmp_path / "dagster_home"),
         "WAAP_DUCKDB_PATH": str(database),
     }
-    finished = subprocess.run(
-        [str(script), "demo"],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+
+    def demo() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(script), "demo"],
+            cwd=ROOT,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+    finished = demo()
 
     assert finished.returncode == 0, finished.stderr[-3000:]
     out = finished.stdout
-    assert "The domain sensor found 12 partitions to load." in out  # 3 domains x (3 days + today)
+    # 3 domains x (3 days + today)
+    assert "found 3 new domains; loading 12 partitions" in out
     assert out.count("checks passed") == 13
     assert "failed" not in out
     assert "Top sessions (yesterday, per domain)" in out
@@ -47,3 +52,34 @@ def test_the_main_job_loads_every_table_and_prints_the_summaries(tmp_path):
     assert active == (2,)
     # The runs are real: recorded in the instance the UI reads.
     assert (tmp_path / "dagster_home" / "dagster.yaml").exists()
+
+
+def test_a_second_demo_loads_the_same_partitions_again(tmp_path):
+    script = Path(sys.executable).with_name("waap-sessions")
+    environment = {
+        **os.environ,
+        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+        "WAAP_DUCKDB_PATH": str(tmp_path / "waap.duckdb"),
+        "WAAP_BACKFILL_DAYS": "1",
+    }
+    runs = [
+        subprocess.run(
+            [str(script), "demo"],
+            cwd=ROOT,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        for _ in range(2)
+    ]
+
+    assert [run.returncode for run in runs] == [0, 0], runs[-1].stderr[-3000:]
+    assert "found 3 new domains; loading 6 partitions" in runs[0].stdout
+    assert "found 0 new domains; loading 6 partitions" in runs[1].stdout
+    with duckdb.connect(str(tmp_path / "waap.duckdb"), read_only=True) as connection:
+        duplicates = connection.execute(
+            "SELECT count(*) - count(DISTINCT id) FROM gcore_requests"
+        ).fetchone()
+    assert duplicates == (0,)

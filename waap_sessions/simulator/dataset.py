@@ -394,6 +394,8 @@ class Dataset:
         self.config = config
         self.version = 0
         self._lock = threading.Lock()
+        # Address pools (NAT gateways, clouds, crawlers) come from the seed alone, so the
+        # same busy IPs recur across days; each day then draws from a stream of its own.
         self._generator = _TrafficGenerator(random.Random(f"waap-sim/{config.seed}"))
         self.domains: tuple[Domain, ...] = self._make_domains()
         self._records: dict[int, list[RequestRecord]] = {d.id: [] for d in self.domains}
@@ -402,11 +404,10 @@ class Dataset:
         now_ms = to_ms(config.now)
         today_ms = now_ms - now_ms % DAY_MS
         for domain in self.domains:
-            for day in range(config.days, 0, -1):
-                day_start = today_ms - day * DAY_MS
-                self._generate(domain, day_start, day_start + DAY_MS, config.requests_per_day)
-            elapsed = (now_ms - today_ms) / DAY_MS
-            self._generate(domain, today_ms, now_ms, round(config.requests_per_day * elapsed))
+            # Every day is drawn whole from its own seed and today is cut at `now`, so the
+            # past never changes: a later `now` only adds today's newer requests.
+            for day in range(config.days, -1, -1):
+                self._generate(domain, today_ms - day * DAY_MS, until_ms=now_ms)
             records = sorted(self._records[domain.id], key=_record_order)
             self._records[domain.id] = records
             self._times[domain.id] = [record.request_time for record in records]
@@ -427,9 +428,11 @@ class Dataset:
             )
         return tuple(domains)
 
-    def _generate(self, domain: Domain, start_ms: int, end_ms: int, total: int) -> None:
-        """Sessions with `total` requests in `[start_ms, end_ms)` for one domain."""
+    def _generate(self, domain: Domain, day_ms: int, until_ms: int) -> None:
+        """One UTC day of sessions for one domain, keeping the requests before `until_ms`."""
         generator = self._generator
+        generator.rng = random.Random(f"waap-sim/{self.config.seed}/{domain.id}/{day_ms}")
+        total = self.config.requests_per_day
         cap = max(1, total // 20)
         remaining = total
         while remaining > 0:
@@ -437,11 +440,14 @@ class Dataset:
             size = min(remaining, generator.session_size(session.kind, cap))
             if size <= 3 and generator.rng.random() < 0.02:
                 session.id = ""
-            for moment in generator.session_times(session, size, start_ms, end_ms):
-                session.records.append(generator.request(session, moment))
-            self._records[domain.id].extend(session.records)
-            self._sessions.append(session)
+            moments = generator.session_times(session, size, day_ms, day_ms + DAY_MS)
+            # Draw every request, then keep the past ones: the stream must not depend on now.
+            drawn = [generator.request(session, moment) for moment in moments]
+            session.records.extend(r for r in drawn if r.request_time < until_ms)
             remaining -= size
+            if session.records:
+                self._records[domain.id].extend(session.records)
+                self._sessions.append(session)
 
     def domain(self, domain_id: int) -> Domain | None:
         """The account's domain with this id, if any."""
