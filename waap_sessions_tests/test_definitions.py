@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 
 from waap_sessions.definitions import defs
-from waap_sessions.warehouse import table_reference
+from waap_sessions.warehouse import TABLES, table_reference
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -19,14 +19,7 @@ def test_definitions_are_loadable_without_any_environment(monkeypatch):
     dg.Definitions.validate_loadable(defs)
     assert set(defs.resources) == {"gcore", "accesswatch", "appgate", "warehouse"}
     keys = {key.to_user_string() for key in defs.resolve_all_asset_keys()}
-    assert keys == {
-        "gcore_requests",
-        "gcore_ip_top_sessions",
-        "accesswatch_sessions",
-        "appgate_active_sessions",
-        "top_sessions",
-        "active_sessions",
-    }
+    assert keys == {table.name for table in TABLES}
 
 
 def test_the_workspace_validates_with_the_repository_instance(tmp_path):

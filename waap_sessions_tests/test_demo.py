@@ -10,27 +10,24 @@ import duckdb
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def run_demo(environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`waap-sessions demo`, as a user runs it, in its own process."""
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("waap-sessions")), "demo"],
+        cwd=ROOT,
+        env={**os.environ, **environment},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
 def test_the_main_job_loads_every_table_and_prints_the_summaries(tmp_path):
-    script = Path(sys.executable).with_name("waap-sessions")
     database = tmp_path / "waap.duckdb"
-    environment = {
-        **os.environ,
-        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
-        "WAAP_DUCKDB_PATH": str(database),
-    }
-
-    def demo() -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(script), "demo"],
-            cwd=ROOT,
-            env=environment,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-
-    finished = demo()
+    finished = run_demo(
+        {"DAGSTER_HOME": str(tmp_path / "dagster_home"), "WAAP_DUCKDB_PATH": str(database)}
+    )
 
     assert finished.returncode == 0, finished.stderr[-3000:]
     out = finished.stdout
@@ -55,25 +52,12 @@ def test_the_main_job_loads_every_table_and_prints_the_summaries(tmp_path):
 
 
 def test_a_second_demo_loads_the_same_partitions_again(tmp_path):
-    script = Path(sys.executable).with_name("waap-sessions")
     environment = {
-        **os.environ,
         "DAGSTER_HOME": str(tmp_path / "dagster_home"),
         "WAAP_DUCKDB_PATH": str(tmp_path / "waap.duckdb"),
         "WAAP_BACKFILL_DAYS": "1",
     }
-    runs = [
-        subprocess.run(
-            [str(script), "demo"],
-            cwd=ROOT,
-            env=environment,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        for _ in range(2)
-    ]
+    runs = [run_demo(environment) for _ in range(2)]
 
     assert [run.returncode for run in runs] == [0, 0], runs[-1].stderr[-3000:]
     assert "found 3 new domains; loading 6 partitions" in runs[0].stdout

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import httpx
 
+from waap_sessions.warehouse import TABLES
+
 ROOT = Path(__file__).resolve().parents[1]
 QUERY = """
 { repositoriesOrError { ... on RepositoryConnection { nodes {
@@ -57,14 +59,7 @@ def test_the_webserver_shows_the_whole_code_location(tmp_path):
         node["assetKey"]["path"][0]: len(node["assetChecksOrError"]["checks"])
         for node in repository["assetNodes"]
     }
-    assert set(checks) == {
-        "gcore_requests",
-        "gcore_ip_top_sessions",
-        "accesswatch_sessions",
-        "appgate_active_sessions",
-        "top_sessions",
-        "active_sessions",
-    }
+    assert set(checks) == {table.name for table in TABLES}
     assert all(count >= 3 for count in checks.values())
     schedules = {s["name"]: s["scheduleState"]["status"] for s in repository["schedules"]}
     sensors = {s["name"]: s["sensorState"]["status"] for s in repository["sensors"]}
