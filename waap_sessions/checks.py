@@ -39,6 +39,13 @@ KEY_CHECK = "key_is_unique"
 NOT_NULL_CHECK = "required_columns_not_null"
 
 # Checks whose failure would poison the summaries computed from the table.
+# active_sessions is materialized only by the automation sensor, and a run the sensor
+# launches for an asset does not carry its checks: its checks therefore follow the table
+# themselves, in the same run. Every other table is loaded by a job that runs its checks.
+FOLLOWS_ITS_TABLE = dg.AutomationCondition.eager().without(
+    ~dg.AutomationCondition.any_deps_missing()
+)
+
 BLOCKING: frozenset[tuple[str, str]] = frozenset(
     {
         (GCORE_REQUESTS.name, SCHEMA_CHECK),
@@ -325,6 +332,7 @@ def warehouse_check(
         name=name,
         description=description,
         blocking=(table.name, name) in BLOCKING,
+        automation_condition=FOLLOWS_ITS_TABLE if table is ACTIVE_SESSIONS else None,
     )
     def check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.read_only_connection() as connection:

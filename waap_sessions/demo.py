@@ -23,6 +23,7 @@ import pandas as pd
 
 from waap_sessions.assets import active_sessions, domain_partitions
 from waap_sessions.automation import AutomationSettings, days_up_to, partition_runs
+from waap_sessions.checks import CHECKS
 from waap_sessions.simulator import Simulator, SimulatorConfig
 
 Printer = Callable[[str], None]
@@ -100,9 +101,18 @@ def run_demo(config: SimulatorConfig | None = None, out: Printer = print) -> Non
             snapshot_job = defs.resolve_job_def("snapshot_job")
             result = snapshot_job.execute_in_process(run_config=QUIET, instance=instance)
             out(f"  snapshots: {_outcome(result)}")
-            # The automation daemon would refresh the summary after the snapshots; do it here.
+            # The automation sensor refreshes this summary, checks included, after the
+            # snapshots; the demo has no daemon running, so it does the same itself.
+            checks = [
+                check
+                for check in CHECKS
+                if {key.asset_key for key in check.check_keys} == {active_sessions.key}
+            ]
             result = dg.materialize(
-                [active_sessions], run_config=QUIET, instance=instance, resources=defs.resources
+                [active_sessions, *checks],
+                run_config=QUIET,
+                instance=instance,
+                resources=defs.resources,
             )
             out(f"  active_sessions: {_outcome(result)}")
         database = os.environ.get("WAAP_DUCKDB_PATH") or "data/waap_sessions.duckdb"

@@ -24,6 +24,7 @@ from waap_sessions.automation import (
     days_up_to,
     with_automation,
 )
+from waap_sessions.checks import CHECKS
 from waap_sessions.errors import InvalidParameterError
 from waap_sessions.simulator import Simulator
 from waap_sessions_tests.conftest import CONFIG, pipeline_resources
@@ -35,14 +36,19 @@ SIMULATED_DAY = (CONFIG.now - timedelta(days=1)).date().isoformat()
 
 
 def definitions(simulator: Simulator, database: str) -> dg.Definitions:
-    """What the code location serves: the assets with automation, the jobs, the resources."""
+    """What the code location serves: the assets with automation, their checks, the jobs."""
     return dg.Definitions.merge(
         dg.Definitions(
             assets=with_automation(ASSETS, SETTINGS),
+            asset_checks=CHECKS,
             resources=pipeline_resources(simulator, database),
         ),
         AUTOMATION.definitions(),
     )
+
+
+def checks_of(asset: dg.AssetsDefinition) -> list[dg.AssetCheckKey]:
+    return [key for check in CHECKS for key in check.check_keys if key.asset_key == asset.key]
 
 
 @pytest.fixture
@@ -211,7 +217,14 @@ def test_the_summaries_follow_their_inputs_and_only_then(simulator, instance, do
     assert followed.get_requested_partitions(top_sessions.key) == {partition}
     assert followed.get_num_requested(active_sessions.key) == 1
     assert followed.get_num_requested(gcore_ip_top_sessions.key) == 0
-    assert followed.total_requested == 2
+    # active_sessions' checks come along: no job runs them, only the automation sensor.
+    requested_checks = {
+        result.key
+        for result in followed.results
+        if isinstance(result.key, dg.AssetCheckKey) and result.true_subset.size
+    }
+    assert requested_checks == set(checks_of(active_sessions))
+    assert followed.total_requested == 2 + len(requested_checks)
     unchanged = dg.evaluate_automation_conditions(
         defs=defs, instance=instance, cursor=followed.cursor
     )

@@ -33,7 +33,7 @@ def test_the_main_job_loads_every_table_and_prints_the_summaries(tmp_path):
     out = finished.stdout
     # 3 domains x (3 days + today)
     assert "found 3 new domains; loading 12 partitions" in out
-    assert out.count("checks passed") == 13
+    assert out.count("checks passed") == 14  # 12 partitions, the snapshots, active_sessions
     assert "failed" not in out
     assert "Top sessions (yesterday, per domain)" in out
     assert "Active sessions (latest snapshot" in out
