@@ -2,33 +2,49 @@
 
     type: waap_sessions.component.WaapSessionsComponent
     attributes:
-      duckdb_path: data/waap_sessions.duckdb
+      catalog: sqlite:data/waap_catalog.sqlite
+      data_path: data/waap_lake/
       automation:
         backfill_days: 7
         snapshot_cron: "*/5 * * * *"
 
-Only settings go in the YAML. Credentials stay in the environment variables the README
-lists and are read through `dg.EnvVar` at run time: a `{{ env.X }}` template would be
-resolved when the project loads and shown in the UI in plain text.
+Only settings go in the YAML. Credentials, the catalog password among them, stay in the
+environment variables the README lists and are read through `dg.EnvVar` at run time: a
+`{{ env.X }}` template would be resolved when the project loads and shown in the UI in
+plain text.
 """
+
+import os
 
 import dagster as dg
 from pydantic import Field
 
 from waap_sessions.automation import AutomationSettings
 from waap_sessions.definitions import build_definitions
-from waap_sessions.resources import DEFAULT_DUCKDB_PATH, WarehouseResource
+from waap_sessions.lake import DEFAULT_CATALOG, DEFAULT_DATA_PATH, ENVIRONMENT_VARIABLES
+from waap_sessions.resources import WarehouseResource
 
 
 class WaapSessionsComponent(dg.Component, dg.Model, dg.Resolvable):
     """The four session APIs loaded into checked DuckDB tables, kept fresh on a schedule."""
 
-    duckdb_path: str = Field(
-        default=DEFAULT_DUCKDB_PATH, description="The DuckDB file, or a MotherDuck `md:` URL."
+    catalog: str = Field(
+        default=DEFAULT_CATALOG,
+        description="DuckLake catalog: `sqlite:<file>` or `postgres:dbname=... host=...`.",
+    )
+    data_path: str = Field(
+        default=DEFAULT_DATA_PATH, description="Folder or object-store prefix of the Parquet files."
     )
     automation: AutomationSettings = Field(
         default_factory=AutomationSettings, description="The clocks that keep the tables fresh."
     )
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
-        return build_definitions(WarehouseResource(database=self.duckdb_path), self.automation)
+        password = ENVIRONMENT_VARIABLES["catalog_password"]
+        warehouse = WarehouseResource(
+            catalog=self.catalog,
+            data_path=self.data_path,
+            catalog_password=dg.EnvVar(password) if os.environ.get(password) else None,
+        )
+        warehouse.lake_settings()  # a bad catalog or data path fails here, at load
+        return build_definitions(warehouse, self.automation)

@@ -32,8 +32,8 @@ def build_definitions(
                 "appgate": AppgateSdpResource.from_env(),
                 "warehouse": warehouse,
             },
-            # One process per run: DuckDB takes one writing process per file, and the HTTP
-            # work is bounded by the APIs' rate limits, not by cores. A deployment that
+            # One process per run: the HTTP work is bounded by the APIs' rate limits, not
+            # by cores, and runs of different partitions go in parallel. A deployment that
             # outgrows one machine swaps this for its Kubernetes or Celery executor.
             executor=dg.in_process_executor,
         ),

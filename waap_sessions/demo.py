@@ -3,33 +3,39 @@
 It starts the built-in simulator on loopback and points the code location's resources
 at it through the same environment variables a deployment sets. Then it evaluates the
 domain sensor (which adds the domains it finds), runs the partition job for the last
-days and today of every domain, runs the snapshot job, and prints the two summary
-tables. The runs are recorded in DAGSTER_HOME (`.dagster_home` by default), so `make ui`
-shows them, and a second demo loads the same partitions again, exactly.
+days and today of every domain and the snapshot job, several runs at once, each in its
+own `dagster` process writing the lake in parallel, and prints the two summary tables.
+The runs are recorded in DAGSTER_HOME (`.dagster_home` by default), so `make ui` shows
+them, and a second demo loads the same partitions again, exactly.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pandas as pd
 
-from waap_sessions.assets import active_sessions, domain_partitions
+from waap_sessions.assets import active_sessions, domain_partitions, request_partitions
 from waap_sessions.automation import AutomationSettings, days_up_to, partition_runs
-from waap_sessions.checks import CHECKS
+from waap_sessions.lake import LakeSettings
 from waap_sessions.simulator import Simulator, SimulatorConfig
+from waap_sessions.warehouse import connect
 
 Printer = Callable[[str], None]
 DEFAULT_DAGSTER_HOME = ".dagster_home"
-# The demo prints a line per run; the runs' own logs stay in the instance (see the UI).
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# Runs at once, as dagster.yaml's run queue allows: each writes the lake in parallel.
+PARALLEL_RUNS = 4
 
 
 def simulator_environment(simulator: Simulator) -> dict[str, str]:
@@ -82,41 +88,91 @@ def run_demo(config: SimulatorConfig | None = None, out: Printer = print) -> Non
         # Imported here: the definitions read the environment when they load.
         from waap_sessions.definitions import defs
 
+        lake = LakeSettings.from_env()
         out(f"Simulator: {simulator.base_url}; Dagster instance: {home}")
+        out(f"Lake: {lake.describe()}")
         with dg.DagsterInstance.get() as instance:
             new_domains = discover_domains(defs, instance)
             domains = domain_partitions.get_partition_keys(dynamic_partitions_store=instance)
             days = days_up_to(datetime.now(UTC), AutomationSettings.from_env().backfill_days + 1)
-            partition_keys = [str(run.partition_key) for run in partition_runs(days, domains)]
+            keys = [run.partition_key for run in partition_runs(days, domains)]
             out(
                 f"The domain sensor found {len(new_domains)} new domains; loading "
-                f"{len(partition_keys)} partitions (the last days and today of every domain)."
+                f"{len(keys)} partitions (the last days and today of every domain), "
+                f"{PARALLEL_RUNS} runs at a time, each in its own process."
             )
-            partition_job = defs.resolve_job_def("gcore_partition_job")
-            for key in partition_keys:
-                result = partition_job.execute_in_process(
-                    run_config=QUIET, instance=instance, partition_key=key
-                )
-                out(f"  {key}: {_outcome(result)}")
-            snapshot_job = defs.resolve_job_def("snapshot_job")
-            result = snapshot_job.execute_in_process(run_config=QUIET, instance=instance)
-            out(f"  snapshots: {_outcome(result)}")
-            # The automation sensor refreshes this summary, checks included, after the
-            # snapshots; the demo has no daemon running, so it does the same itself.
-            checks = [
-                check
-                for check in CHECKS
-                if {key.asset_key for key in check.check_keys} == {active_sessions.key}
+            commands = {str(key): [partition_command(str(key))] for key in keys}
+            # The automation sensor refreshes active_sessions, checks included, after the
+            # snapshots; the demo has no daemon running, so it runs it itself.
+            commands["snapshots"] = [
+                ["job", "execute", "-j", "snapshot_job"],
+                ["asset", "materialize", "--select", active_sessions.key.to_user_string()],
             ]
-            result = dg.materialize(
-                [active_sessions, *checks],
-                run_config=QUIET,
-                instance=instance,
-                resources=defs.resources,
+            started, wall_clock = time.monotonic(), time.time()
+            with ThreadPoolExecutor(PARALLEL_RUNS) as pool:
+                pending = {
+                    pool.submit(run_in_processes, instance, name, steps): name
+                    for name, steps in commands.items()
+                }
+                for done in as_completed(pending):
+                    out(f"  {pending[done]}: {done.result()}")
+            out(
+                f"{len(commands)} loads in {time.monotonic() - started:.0f} s; at most "
+                f"{most_runs_at_once(instance, wall_clock)} runs wrote the lake at once."
             )
-            out(f"  active_sessions: {_outcome(result)}")
-        database = os.environ.get("WAAP_DUCKDB_PATH") or "data/waap_sessions.duckdb"
-        show_summaries(database, out)
+        show_summaries(lake, out)
+
+
+def partition_command(key: str) -> list[str]:
+    """`dagster job execute` of gcore_partition_job for one partition, as a schedule's run."""
+    tags = request_partitions.get_tags_for_partition_key(
+        request_partitions.get_partition_key_from_str(key)
+    )
+    return ["job", "execute", "-j", "gcore_partition_job", "--tags", json.dumps(tags)]
+
+
+def run_in_processes(instance: dg.DagsterInstance, name: str, steps: list[list[str]]) -> str:
+    """Run each `dagster` command in turn in its own process; describe what the runs did."""
+    dagster = Path(sys.executable).with_name("dagster")
+    outcomes = []
+    for arguments in steps:
+        started = time.time()
+        finished = subprocess.run(  # noqa: S603 (our own dagster, our own arguments)
+            [str(dagster), *arguments, "-m", "waap_sessions.definitions"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if finished.returncode != 0 and "RUN_" not in finished.stderr:
+            return f"failed to start: {finished.stderr.strip().splitlines()[-1:]}"
+        outcomes.append(_outcome(instance, latest_run_id(instance, arguments, started)))
+    return "; ".join(outcomes)
+
+
+def latest_run_id(instance: dg.DagsterInstance, arguments: list[str], since: float) -> str:
+    """The run a `dagster` command just made: the newest of its job since it started."""
+    job = arguments[arguments.index("-j") + 1] if "-j" in arguments else "__ASSET_JOB"
+    tags = json.loads(arguments[arguments.index("--tags") + 1]) if "--tags" in arguments else {}
+    runs = instance.get_run_records(
+        filters=dg.RunsFilter(job_name=job, tags=tags, created_after=_utc(since)), limit=1
+    )
+    return runs[0].dagster_run.run_id
+
+
+def most_runs_at_once(instance: dg.DagsterInstance, started_at: float) -> int:
+    """How many of the runs since `started_at` were running at the same moment, at most."""
+    records = instance.get_run_records(filters=dg.RunsFilter(created_after=_utc(started_at)))
+    spans = [(r.start_time, r.end_time) for r in records if r.start_time and r.end_time]
+    moments = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    running = most = 0
+    for _, change in moments:
+        running += change
+        most = max(most, running)
+    return most
+
+
+def _utc(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)
 
 
 def discover_domains(defs: dg.Definitions, instance: dg.DagsterInstance) -> list[str]:
@@ -138,19 +194,31 @@ def discover_domains(defs: dg.Definitions, instance: dg.DagsterInstance) -> list
     return sorted(set(found) - known)
 
 
-def _outcome(result: dg.ExecuteInProcessResult) -> str:
-    checks = result.get_asset_check_evaluations()
-    failed = [check.check_name for check in checks if not check.passed]
-    outcome = f"{len(result.get_asset_materialization_events())} tables written"
+def _outcome(instance: dg.DagsterInstance, run_id: str) -> str:
+    """What one run wrote and how its checks went, from the instance's event log."""
+    events = [
+        record.event_log_entry.dagster_event
+        for record in instance.get_records_for_run(run_id).records
+        if record.event_log_entry.dagster_event is not None
+    ]
+    written = sum(event.is_step_materialization for event in events)
+    checks = [
+        event.asset_check_evaluation_data
+        for event in events
+        if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    ]
+    failed = sorted(check.check_name for check in checks if not check.passed)
+    run = instance.get_run_by_id(run_id)
+    status = "" if run is None or run.status == dg.DagsterRunStatus.SUCCESS else " (run failed)"
+    outcome = f"{written} tables written"
     if checks:
         outcome += f", {len(checks) - len(failed)} of {len(checks)} checks passed"
-    return outcome + (f" (failed: {', '.join(failed)})" if failed else "")
+    return outcome + (f" (failed: {', '.join(failed)})" if failed else "") + status
 
 
-def show_summaries(database: str, out: Printer) -> None:
+def show_summaries(lake: LakeSettings, out: Printer) -> None:
     """Print yesterday's top sessions of each domain and the latest active sessions."""
-    with duckdb.connect(database, read_only=True) as connection:
-        connection.execute("SET TimeZone = 'UTC'")
+    with connect(read_only=True, settings=lake) as connection:
         top = connection.execute(
             "SELECT domain_id, day, rank, session_id, requests, blocked, "
             "round(duration_s) AS duration_s, client_ip, country, user_agent_client "
@@ -167,7 +235,7 @@ def show_summaries(database: str, out: Printer) -> None:
         ).df()
     out(_table("\nTop sessions (yesterday, per domain)", top))
     out(_table("Active sessions (latest snapshot; top 3 per dimension)", active))
-    out(f"Tables are in {database}. See them in the Dagster UI: make ui")
+    out("Read them from any DuckDB client (see the README) or in the Dagster UI: make ui")
 
 
 def _table(title: str, frame: pd.DataFrame) -> str:

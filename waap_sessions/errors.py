@@ -153,6 +153,23 @@ class ResponseFormatError(WaapSessionsError):
         super().__init__(f"{vendor} {path} answered outside its documented schema: {shown}{more}")
 
 
+class WarehouseError(WaapSessionsError):
+    """The lake could not be opened or written: what was asked, where, and why."""
+
+
+class WarehouseConflictError(WarehouseError):
+    """A write lost its commit to other writers of the same table on every try."""
+
+    def __init__(self, what: str, attempts: int) -> None:
+        self.what = what
+        self.attempts = attempts
+        super().__init__(
+            f"{what} lost a commit conflict to other writers of the same table {attempts} "
+            "times in a row; nothing of it was written. Run it again, or let fewer runs "
+            "write that table at once"
+        )
+
+
 def field_errors(raw: Any) -> list[FieldError]:
     """Read Gcore's `[{loc, detail}]` or Appgate's `[{field, message}]` into FieldErrors."""
     if not isinstance(raw, list):

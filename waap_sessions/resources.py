@@ -11,13 +11,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import duckdb
-import tenacity
-from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from waap_sessions.accesswatch import ACCESSWATCH_BASE_URL, AccessWatchClient
@@ -26,10 +23,15 @@ from waap_sessions.appgate.client import DEFAULT_API_VERSION
 from waap_sessions.errors import InvalidParameterError
 from waap_sessions.gcore import GCORE_BASE_URL, GcoreWaapClient
 from waap_sessions.http_core import HttpSettings
+from waap_sessions.lake import (
+    DEFAULT_CATALOG,
+    DEFAULT_DATA_PATH,
+    ENVIRONMENT_VARIABLES,
+    LakeSettings,
+    engine_connection,
+)
 from waap_sessions.models import validate_parameters
 from waap_sessions.warehouse import create_tables
-
-DEFAULT_DUCKDB_PATH = "data/waap_sessions.duckdb"
 
 
 class HttpResource(dg.ConfigurableResource[Any]):
@@ -150,43 +152,61 @@ class AppgateSdpResource(HttpResource):
         return cls(**settings, **secrets, **overrides)
 
 
-class WarehouseResource(DuckDBResource):
-    """The DuckDB warehouse: writers through dagster-duckdb, readers read-only.
+class WarehouseResource(dg.ConfigurableResource[Any]):
+    """The DuckLake warehouse: many runs write it and many readers read it at once.
 
-    Every connection works in UTC and finds every table of the contract in place. The
-    database may be a local path (its folder is created) or a MotherDuck `md:` URL.
+    Connections come from one DuckDB engine per process with the lake attached as `waap`
+    and in use, so the tables answer by their plain names. dagster-duckdb's
+    DuckDBResource is not the base: it opens a DuckDB file read-write, which is what a
+    lake replaces. Give a catalog password as `EnvVar("WAAP_DUCKLAKE_CATALOG_PASSWORD")`;
+    `from_env()` does.
     """
+
+    catalog: str = Field(
+        default=DEFAULT_CATALOG,
+        description="DuckLake catalog: `sqlite:<file>` or `postgres:dbname=... host=...`.",
+    )
+    data_path: str = Field(
+        default=DEFAULT_DATA_PATH,
+        description="Folder or object-store prefix of the Parquet files.",
+    )
+    catalog_password: str | None = Field(
+        default=None,
+        description="PostgreSQL catalog password: EnvVar('WAAP_DUCKLAKE_CATALOG_PASSWORD').",
+    )
+
+    def lake_settings(self) -> LakeSettings:
+        """The validated settings; a bad value fails here, naming the field and the rule."""
+        values = {
+            "catalog": self.catalog,
+            "data_path": self.data_path,
+            "catalog_password": self.catalog_password,
+        }
+        return validate_parameters(LakeSettings, values, "warehouse settings")
 
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read-write connection (one writing process per file: keep its work short)."""
-        if "://" not in self.database and not self.database.startswith(("md:", ":memory:")):
-            Path(self.database).parent.mkdir(parents=True, exist_ok=True)
-        with super().get_connection() as connection:
-            # dagster-duckdb closes only on success; a failed write must not hold the file.
-            try:
-                connection.execute("SET TimeZone = 'UTC'")
-                create_tables(connection)
-                yield connection
-            finally:
-                connection.close()
+        """A read-write connection to the lake, every table of the contract in place."""
+        with engine_connection(self.lake_settings(), read_only=False) as connection:
+            create_tables(connection)
+            yield connection
 
     @contextmanager
     def read_only_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read-only connection, waiting (up to a minute) while a writer holds the file."""
-        connection = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(duckdb.IOException),
-            stop=tenacity.stop_after_delay(60),
-            wait=tenacity.wait_exponential(multiplier=0.05, max=2),
-            reraise=True,
-        )(duckdb.connect, self.database, read_only=True)
-        try:
-            connection.execute("SET TimeZone = 'UTC'")
+        """A read-only connection: it never waits for a writer, and never blocks one."""
+        with engine_connection(self.lake_settings(), read_only=True) as connection:
             yield connection
-        finally:
-            connection.close()
 
     @classmethod
     def from_env(cls) -> WarehouseResource:
-        """WAAP_DUCKDB_PATH, by default data/waap_sessions.duckdb."""
-        return cls(database=os.environ.get("WAAP_DUCKDB_PATH") or DEFAULT_DUCKDB_PATH)
+        """WAAP_DUCKLAKE_CATALOG, WAAP_DUCKLAKE_DATA_PATH and, when set, the catalog
+        password as an EnvVar. Bad values fail here, naming their variable."""
+        settings = LakeSettings.from_env()
+        password_variable = ENVIRONMENT_VARIABLES["catalog_password"]
+        return cls(
+            catalog=settings.catalog,
+            data_path=settings.data_path,
+            catalog_password=(
+                dg.EnvVar(password_variable) if os.environ.get(password_variable) else None
+            ),
+        )

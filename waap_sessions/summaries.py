@@ -6,7 +6,8 @@ from datetime import date
 
 import duckdb
 
-from waap_sessions.warehouse import ACTIVE_SESSIONS, TOP_SESSIONS, transaction
+from waap_sessions.lake import write_transaction
+from waap_sessions.warehouse import ACTIVE_SESSIONS, TOP_SESSIONS
 
 TOP_SESSIONS_PER_DAY = 10
 
@@ -102,14 +103,15 @@ GROUP BY ALL
 def refresh_top_sessions(connection: duckdb.DuckDBPyConnection, day: date, domain_id: int) -> int:
     """Recompute one day and domain of `top_sessions`; returns its row count."""
     parameters = {"day": day, "domain_id": domain_id}
-    with transaction(connection):
-        connection.execute(
+
+    def recompute(lake: duckdb.DuckDBPyConnection) -> None:
+        lake.execute(
             f"DELETE FROM {TOP_SESSIONS.name} WHERE day = $day AND domain_id = $domain_id",
             parameters,
         )
-        connection.execute(
-            f"INSERT INTO {TOP_SESSIONS.name} BY NAME {TOP_SESSIONS_SQL}", parameters
-        )
+        lake.execute(f"INSERT INTO {TOP_SESSIONS.name} BY NAME {TOP_SESSIONS_SQL}", parameters)
+
+    write_transaction(connection, recompute, what=f"recomputing {TOP_SESSIONS.name} {parameters}")
     return _count(
         connection,
         f"SELECT count(*) FROM {TOP_SESSIONS.name} WHERE day = $day AND domain_id = $domain_id",
@@ -119,9 +121,12 @@ def refresh_top_sessions(connection: duckdb.DuckDBPyConnection, day: date, domai
 
 def refresh_active_sessions(connection: duckdb.DuckDBPyConnection) -> int:
     """Recompute `active_sessions` from every snapshot; returns its row count."""
-    with transaction(connection):
-        connection.execute(f"DELETE FROM {ACTIVE_SESSIONS.name}")
-        connection.execute(f"INSERT INTO {ACTIVE_SESSIONS.name} BY NAME {ACTIVE_SESSIONS_SQL}")
+
+    def recompute(lake: duckdb.DuckDBPyConnection) -> None:
+        lake.execute(f"DELETE FROM {ACTIVE_SESSIONS.name}")
+        lake.execute(f"INSERT INTO {ACTIVE_SESSIONS.name} BY NAME {ACTIVE_SESSIONS_SQL}")
+
+    write_transaction(connection, recompute, what=f"recomputing {ACTIVE_SESSIONS.name}")
     return _count(connection, f"SELECT count(*) FROM {ACTIVE_SESSIONS.name}", {})
 
 

@@ -1,22 +1,23 @@
-"""The DuckDB warehouse: every table declared once, written in bulk, partitions replaced whole.
+"""The warehouse: every table declared once, written in bulk, partitions replaced whole.
 
 The declarations below are the contract with BI. The same objects create the tables,
 give each asset its Dagster column schema, and write the README's table reference.
-Keys and required columns are verified by asset checks rather than enforced by DuckDB:
-an enforced key would fail a load instead of reporting it, and its index slows bulk
-inserts.
+Keys and required columns are verified by asset checks rather than enforced: DuckLake
+has no keys, and an enforced NOT NULL would fail a load instead of reporting it. Where
+the tables live, and how a write survives other writers, is `lake.py`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
 import duckdb
 import pyarrow as pa
+
+from waap_sessions.lake import LakeSettings, open_lake, write_transaction
 
 
 @dataclass(frozen=True)
@@ -282,24 +283,51 @@ def table_reference() -> str:
 
 
 def create_tables(connection: duckdb.DuckDBPyConnection) -> None:
-    """Create every table of the contract that does not exist yet."""
-    for table in TABLES:
-        connection.execute(table.create_sql())
+    """Create every table of the contract that the lake lacks.
+
+    Writers that meet a new lake race to create its tables; the loser's commit conflicts
+    and is redone, and by then `IF NOT EXISTS` finds them.
+    """
+    existing = {
+        name
+        for (name,) in connection.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
+        ).fetchall()
+    }
+    missing = [table for table in TABLES if table.name not in existing]
+    if missing:
+        write_transaction(
+            connection,
+            lambda lake: [lake.execute(table.create_sql()) for table in missing],
+            what="creating the tables",
+        )
 
 
-@contextmanager
-def transaction(connection: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """One transaction: all of the block's writes land, or none do."""
-    connection.execute("BEGIN TRANSACTION")
-    try:
-        yield
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
-    connection.execute("COMMIT")
+def connect(
+    read_only: bool = True, settings: LakeSettings | None = None
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection on which every table of the contract answers by its plain name.
+
+    For notebooks, scripts and Python BI tools; close it when done (or use it in `with`).
+    The lake is found through the WAAP_DUCKLAKE_* variables unless `settings` are given.
+    A read-only connection never blocks a run, however long it is held, and each query
+    sees whole partitions only. A writable one creates the tables the lake lacks.
+
+        import waap_sessions
+        with waap_sessions.connect() as lake:
+            lake.sql("SELECT * FROM top_sessions ORDER BY day DESC, rank LIMIT 10").show()
+    """
+    connection = open_lake(settings or LakeSettings.from_env(), read_only=read_only)
+    if not read_only:
+        try:
+            create_tables(connection)
+        except BaseException:
+            connection.close()
+            raise
+    return connection
 
 
-def insert(connection: duckdb.DuckDBPyConnection, table: Table, rows: pa.Table) -> None:
+def _insert(connection: duckdb.DuckDBPyConnection, table: Table, rows: pa.Table) -> None:
     """Bulk-insert an Arrow table, matching columns by name."""
     connection.register("incoming_rows", rows)
     try:
@@ -308,18 +336,32 @@ def insert(connection: duckdb.DuckDBPyConnection, table: Table, rows: pa.Table) 
         connection.unregister("incoming_rows")
 
 
+def append(connection: duckdb.DuckDBPyConnection, table: Table, rows: pa.Table) -> None:
+    """Add `rows` to `table` in one transaction (a snapshot): all of them or none."""
+    write_transaction(
+        connection, lambda lake: _insert(lake, table, rows), what=f"appending to {table.name}"
+    )
+
+
 def replace_partition(
     connection: duckdb.DuckDBPyConnection,
     table: Table,
     partition: Mapping[str, Any],
     rows: pa.Table,
 ) -> None:
-    """Swap one partition's rows for `rows` in one transaction: re-runs never duplicate."""
+    """Swap one partition's rows for `rows` in one transaction: re-runs never duplicate.
+
+    Readers see the old partition or the new one, never a mix. A run that writes the
+    same table at the same moment makes this commit conflict; it is then redone whole.
+    """
     assert set(partition) == set(table.partition_by), partition
     condition = " AND ".join(f"{name} = ?" for name in partition)
-    with transaction(connection):
-        connection.execute(f"DELETE FROM {table.name} WHERE {condition}", list(partition.values()))
-        insert(connection, table, rows)
+
+    def swap(lake: duckdb.DuckDBPyConnection) -> None:
+        lake.execute(f"DELETE FROM {table.name} WHERE {condition}", list(partition.values()))
+        _insert(lake, table, rows)
+
+    write_transaction(connection, swap, what=f"replacing {table.name} {dict(partition)}")
 
 
 def arrow_rows(table: Table, columns: Mapping[str, Sequence[Any]]) -> pa.Table:

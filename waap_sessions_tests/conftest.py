@@ -5,6 +5,7 @@ Tests that change the simulator's data (arrivals) or its clock start their own.
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from waap_sessions.accesswatch import AccessWatchClient
 from waap_sessions.appgate import AppgateSdpClient
 from waap_sessions.gcore import GcoreWaapClient
 from waap_sessions.http_core import HttpSettings
+from waap_sessions.lake import LakeSettings, engine_connection
 from waap_sessions.resources import (
     AccessWatchResource,
     AppgateSdpResource,
@@ -41,10 +43,21 @@ def fast_settings(base_url: str, **overrides: object) -> HttpSettings:
     return HttpSettings.model_validate(values)
 
 
+def lake_settings(folder: str | Path) -> LakeSettings:
+    """A lake of its own in `folder`: a SQLite catalog and the Parquet files beside it."""
+    return LakeSettings(catalog=f"sqlite:{folder}/catalog.sqlite", data_path=f"{folder}/data/")
+
+
+def query(lake: str | Path, sql: str, parameters: list[object] | None = None) -> list[tuple]:
+    """Rows of `sql`, read-only, from the lake in folder `lake`."""
+    with engine_connection(lake_settings(lake), read_only=True) as connection:
+        return connection.execute(sql, parameters or []).fetchall()
+
+
 def pipeline_resources(
-    simulator: Simulator, database: str, **gcore_settings: Any
+    simulator: Simulator, lake: str | Path, **gcore_settings: Any
 ) -> dict[str, Any]:
-    """The code location's resources, pointed at `simulator` and a DuckDB file."""
+    """The code location's resources, pointed at `simulator` and a lake in folder `lake`."""
     config = simulator.config
     return {
         "gcore": GcoreWaapResource(
@@ -58,7 +71,9 @@ def pipeline_resources(
             username=config.appgate_username,
             password=config.appgate_password,
         ),
-        "warehouse": WarehouseResource(database=database),
+        "warehouse": WarehouseResource(
+            catalog=lake_settings(lake).catalog, data_path=lake_settings(lake).data_path
+        ),
     }
 
 

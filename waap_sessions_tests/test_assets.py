@@ -4,7 +4,6 @@ from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
-import duckdb
 import pytest
 
 from waap_sessions.assets import (
@@ -18,7 +17,7 @@ from waap_sessions.assets import (
 )
 from waap_sessions.simulator import Faults, Simulator, SimulatorConfig
 from waap_sessions.warehouse import TABLES, TOP_SESSIONS
-from waap_sessions_tests.conftest import pipeline_resources
+from waap_sessions_tests.conftest import pipeline_resources, query
 
 TODAY = datetime.now(UTC).date()
 YESTERDAY = TODAY - timedelta(days=1)
@@ -34,11 +33,11 @@ def partition_key(day: date, domain_id: int) -> str:
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory):
     """Two days of one domain and one snapshot of each source, loaded once."""
-    database = str(tmp_path_factory.mktemp("warehouse") / "waap.duckdb")
+    lake = str(tmp_path_factory.mktemp("lake"))
     with Simulator(CONFIG) as simulator, dg.instance_for_test() as instance:
         domain_ids = [domain.id for domain in simulator.dataset.domains]
         instance.add_dynamic_partitions("gcore_domains", [str(i) for i in domain_ids])
-        resources = pipeline_resources(simulator, database)
+        resources = pipeline_resources(simulator, lake)
         results = {}
         for day in (YESTERDAY - timedelta(days=1), YESTERDAY):
             key = partition_key(day, domain_ids[0])
@@ -46,18 +45,13 @@ def loaded(tmp_path_factory):
                 PARTITIONED, instance=instance, resources=resources, partition_key=key
             )
         results["snapshots"] = dg.materialize(SNAPSHOTS, instance=instance, resources=resources)
-        yield simulator, instance, database, domain_ids[0], results
+        yield simulator, instance, lake, domain_ids[0], results
 
 
-def query(database: str, sql: str, parameters: list[object] | None = None) -> list[tuple]:
-    with duckdb.connect(database, read_only=True) as connection:
-        return connection.execute(sql, parameters or []).fetchall()
-
-
-def partition_rows(database: str, day: date, domain_id: int) -> list[tuple]:
+def partition_rows(lake: str, day: date, domain_id: int) -> list[tuple]:
     """A partition of gcore_requests, every column but the load time."""
     return query(
-        database,
+        lake,
         "SELECT * EXCLUDE (loaded_at) FROM gcore_requests WHERE day = ? AND domain_id = ? "
         "ORDER BY id",
         [day, domain_id],
@@ -65,14 +59,14 @@ def partition_rows(database: str, day: date, domain_id: int) -> list[tuple]:
 
 
 def test_every_asset_materializes(loaded):
-    _, _, database, _, results = loaded
+    _, _, lake, _, results = loaded
     assert all(result.success for result in results.values())
     for table in TABLES:
-        assert query(database, f"SELECT count(*) FROM {table.name}")[0][0] > 0, table.name
+        assert query(lake, f"SELECT count(*) FROM {table.name}")[0][0] > 0, table.name
 
 
 def test_requests_are_exactly_the_apis(loaded):
-    simulator, _, database, domain_id, results = loaded
+    simulator, _, lake, domain_id, results = loaded
     start = int(
         datetime(YESTERDAY.year, YESTERDAY.month, YESTERDAY.day, tzinfo=UTC).timestamp() * 1000
     )
@@ -82,7 +76,7 @@ def test_requests_are_exactly_the_apis(loaded):
         if start <= row["request_time"] < start + 86_400_000
     }
     rows = query(
-        database,
+        lake,
         "SELECT id, epoch_ms(request_time), session_id, decision, status_code "
         "FROM gcore_requests WHERE day = ? AND domain_id = ?",
         [YESTERDAY, domain_id],
@@ -132,34 +126,32 @@ def test_table_metadata_is_reported(loaded):
 
 
 def test_a_rerun_leaves_exactly_the_same_rows(loaded):
-    simulator, instance, database, domain_id, _ = loaded
-    before = partition_rows(database, YESTERDAY, domain_id)
-    others = query(database, "SELECT count(*) FROM gcore_requests WHERE day <> ?", [YESTERDAY])
+    simulator, instance, lake, domain_id, _ = loaded
+    before = partition_rows(lake, YESTERDAY, domain_id)
+    others = query(lake, "SELECT count(*) FROM gcore_requests WHERE day <> ?", [YESTERDAY])
 
     result = dg.materialize(
         [gcore_requests],
         instance=instance,
-        resources=pipeline_resources(simulator, database),
+        resources=pipeline_resources(simulator, lake),
         partition_key=partition_key(YESTERDAY, domain_id),
     )
 
     assert result.success
-    assert partition_rows(database, YESTERDAY, domain_id) == before
-    assert (
-        query(database, "SELECT count(*) FROM gcore_requests WHERE day <> ?", [YESTERDAY]) == others
-    )
+    assert partition_rows(lake, YESTERDAY, domain_id) == before
+    assert query(lake, "SELECT count(*) FROM gcore_requests WHERE day <> ?", [YESTERDAY]) == others
 
 
 def test_a_run_failing_halfway_leaves_the_table_as_it_was(loaded):
-    simulator, instance, database, domain_id, _ = loaded
-    before = query(database, "SELECT * FROM gcore_requests ORDER BY id")
+    simulator, instance, lake, domain_id, _ = loaded
+    before = query(lake, "SELECT * FROM gcore_requests ORDER BY id")
     # The API dies after five pages, and stays down past every retry.
     simulator.faults = Faults(fail_after=5, path_prefix="/waap/v1/analytics/requests")
     try:
         result = dg.materialize(
             [gcore_requests],
             instance=instance,
-            resources=pipeline_resources(simulator, database, max_retries=1),
+            resources=pipeline_resources(simulator, lake, max_retries=1),
             partition_key=partition_key(YESTERDAY, domain_id),
             raise_on_error=False,
         )
@@ -168,7 +160,7 @@ def test_a_run_failing_halfway_leaves_the_table_as_it_was(loaded):
 
     assert not result.success
     assert "HTTP 503" in str(result.get_step_failure_events()[0].event_specific_data.error)
-    assert query(database, "SELECT * FROM gcore_requests ORDER BY id") == before
+    assert query(lake, "SELECT * FROM gcore_requests ORDER BY id") == before
 
 
 def expected_top_sessions(simulator: Simulator, domain_id: int, day: date) -> list[tuple]:
@@ -202,17 +194,17 @@ def expected_top_sessions(simulator: Simulator, domain_id: int, day: date) -> li
 
 @pytest.mark.parametrize("days_ago", [1, 2])
 def test_top_sessions_equal_an_independent_recomputation(loaded, days_ago):
-    simulator, _, database, domain_id, _ = loaded
+    simulator, _, lake, domain_id, _ = loaded
     day = TODAY - timedelta(days=days_ago)
     rows = query(
-        database,
+        lake,
         "SELECT rank, session_id, requests, blocked, epoch_ms(first_request_at), "
         "epoch_ms(last_request_at), client_ip, country, user_agent_client "
         "FROM top_sessions WHERE day = ? AND domain_id = ? ORDER BY rank",
         [day, domain_id],
     )
     durations = query(
-        database,
+        lake,
         "SELECT duration_s, epoch_ms(last_request_at) - epoch_ms(first_request_at) "
         "FROM top_sessions WHERE day = ? AND domain_id = ?",
         [day, domain_id],
@@ -223,15 +215,15 @@ def test_top_sessions_equal_an_independent_recomputation(loaded, days_ago):
 
 
 def test_ip_top_sessions_look_up_the_busiest_ips(loaded):
-    simulator, _, database, domain_id, _ = loaded
+    simulator, _, lake, domain_id, _ = loaded
     rows = query(
-        database,
+        lake,
         "SELECT ip, ip_rank, session_id, requests FROM gcore_ip_top_sessions "
         "WHERE day = ? AND domain_id = ? ORDER BY ip_rank, requests DESC",
         [YESTERDAY, domain_id],
     )
     busiest = query(
-        database,
+        lake,
         "SELECT client_ip FROM gcore_requests WHERE day = ? AND domain_id = ? "
         "GROUP BY ALL ORDER BY count(*) DESC, client_ip LIMIT 10",
         [YESTERDAY, domain_id],
@@ -247,31 +239,31 @@ def test_ip_top_sessions_look_up_the_busiest_ips(loaded):
 
 
 def test_snapshots_append_and_active_sessions_follow(loaded):
-    simulator, instance, database, _, _ = loaded
-    before = query(database, "SELECT count(DISTINCT snapshot_at) FROM accesswatch_sessions")[0][0]
+    simulator, instance, lake, _, _ = loaded
+    before = query(lake, "SELECT count(DISTINCT snapshot_at) FROM accesswatch_sessions")[0][0]
 
     result = dg.materialize(
-        SNAPSHOTS, instance=instance, resources=pipeline_resources(simulator, database)
+        SNAPSHOTS, instance=instance, resources=pipeline_resources(simulator, lake)
     )
 
     assert result.success
     assert (
-        query(database, "SELECT count(DISTINCT snapshot_at) FROM accesswatch_sessions")[0][0]
+        query(lake, "SELECT count(DISTINCT snapshot_at) FROM accesswatch_sessions")[0][0]
         == before + 1
     )
     totals = query(
-        database,
+        lake,
         "SELECT source, snapshot_at, sessions FROM active_sessions WHERE dimension = 'total' "
         "ORDER BY source, snapshot_at",
     )
     assert len(totals) == 2 * (before + 1)
-    appgate = query(database, "SELECT snapshot_at, total_count FROM appgate_active_sessions")
+    appgate = query(lake, "SELECT snapshot_at, total_count FROM appgate_active_sessions")
     assert {(at, total) for source, at, total in totals if source == "appgate"} == set(appgate)
     for source in ("appgate", "accesswatch"):
         dimensions = {
             dimension
             for (dimension,) in query(
-                database,
+                lake,
                 "SELECT DISTINCT dimension FROM active_sessions WHERE source = ?",
                 [source],
             )
@@ -284,7 +276,7 @@ def test_snapshots_append_and_active_sessions_follow(loaded):
         assert dimensions == expected
     # Every breakdown of a snapshot adds up to its total.
     sums = query(
-        database,
+        lake,
         "SELECT source, snapshot_at, dimension, sum(sessions) FROM active_sessions "
         "WHERE dimension <> 'total' GROUP BY ALL",
     )
@@ -293,9 +285,9 @@ def test_snapshots_append_and_active_sessions_follow(loaded):
 
 
 def test_accesswatch_rows_flatten_the_nested_objects(loaded):
-    _, _, database, _, _ = loaded
+    _, _, lake, _, _ = loaded
     rows = query(
-        database,
+        lake,
         "SELECT session_id, ip, country_code, reputation_status, identity_type, address_flags "
         "FROM accesswatch_sessions",
     )

@@ -3,6 +3,7 @@ summaries' conditions over a real DuckDB file, and the settings from the environ
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -35,13 +36,13 @@ AUTOMATION = build_automation(SETTINGS)
 SIMULATED_DAY = (CONFIG.now - timedelta(days=1)).date().isoformat()
 
 
-def definitions(simulator: Simulator, database: str) -> dg.Definitions:
+def definitions(simulator: Simulator, lake: Path) -> dg.Definitions:
     """What the code location serves: the assets with automation, their checks, the jobs."""
     return dg.Definitions.merge(
         dg.Definitions(
             assets=with_automation(ASSETS, SETTINGS),
             asset_checks=CHECKS,
-            resources=pipeline_resources(simulator, database),
+            resources=pipeline_resources(simulator, lake),
         ),
         AUTOMATION.definitions(),
     )
@@ -62,14 +63,14 @@ def domains(simulator: Simulator) -> list[str]:
     return [str(domain.id) for domain in simulator.dataset.domains]
 
 
-def sensor_tick(simulator: Simulator, instance: dg.DagsterInstance, database: str):
+def sensor_tick(simulator: Simulator, instance: dg.DagsterInstance, lake: Path):
     """One tick of gcore_domain_sensor, as the daemon runs it, against the simulator."""
     context = dg.build_sensor_context(
         instance=instance,
         # The ref lets the sensor check its partition keys against the instance.
         instance_ref=instance.get_ref(),
-        resources={"gcore": pipeline_resources(simulator, database)["gcore"]},
-        definitions=definitions(simulator, database),
+        resources={"gcore": pipeline_resources(simulator, lake)["gcore"]},
+        definitions=definitions(simulator, lake),
     )
     return AUTOMATION.gcore_domain_sensor.evaluate_tick(context)
 
@@ -83,7 +84,7 @@ def requested_keys(run_requests: list[dg.RunRequest]) -> list[str]:
 
 def test_the_first_tick_adds_every_domain_and_backfills_it(simulator, instance, domains, tmp_path):
     today = datetime.now(UTC)
-    tick = sensor_tick(simulator, instance, str(tmp_path / "w.duckdb"))
+    tick = sensor_tick(simulator, instance, tmp_path / "lake")
 
     assert [request.partition_keys for request in tick.dynamic_partitions_requests] == [domains]
     # 3 complete days (backfill_days) and today; the tick may straddle midnight.
@@ -97,11 +98,11 @@ def test_the_first_tick_adds_every_domain_and_backfills_it(simulator, instance, 
 
 
 def test_a_second_tick_adds_and_requests_nothing(simulator, instance, tmp_path):
-    first = sensor_tick(simulator, instance, str(tmp_path / "w.duckdb"))
+    first = sensor_tick(simulator, instance, tmp_path / "lake")
     for request in first.dynamic_partitions_requests:
         instance.add_dynamic_partitions(request.partitions_def_name, request.partition_keys)
 
-    second = sensor_tick(simulator, instance, str(tmp_path / "w.duckdb"))
+    second = sensor_tick(simulator, instance, tmp_path / "lake")
 
     assert second.run_requests == []
     assert second.dynamic_partitions_requests == []
@@ -112,7 +113,7 @@ def test_only_a_new_domain_is_added_and_backfilled(simulator, instance, domains,
     *known, new = domains
     instance.add_dynamic_partitions(domain_partitions.name, known)
 
-    tick = sensor_tick(simulator, instance, str(tmp_path / "w.duckdb"))
+    tick = sensor_tick(simulator, instance, tmp_path / "lake")
 
     assert [request.partition_keys for request in tick.dynamic_partitions_requests] == [[new]]
     assert {key.split("|")[1] for key in requested_keys(tick.run_requests)} == {new}
@@ -125,7 +126,7 @@ def test_only_a_new_domain_is_added_and_backfilled(simulator, instance, domains,
 @pytest.fixture
 def repository(simulator, tmp_path) -> dg.RepositoryDefinition:
     """The code location, which a schedule needs to check its partition keys."""
-    return definitions(simulator, str(tmp_path / "w.duckdb")).get_repository_def()
+    return definitions(simulator, tmp_path / "lake").get_repository_def()
 
 
 def schedule_tick(
@@ -194,11 +195,11 @@ def test_days_never_start_before_the_first_date_partition():
     assert days_up_to(datetime(2026, 3, 1, 23, 59, tzinfo=UTC), 2) == ["2026-02-28", "2026-03-01"]
 
 
-# The summaries follow their inputs, over a real DuckDB file
+# The summaries follow their inputs, over a real lake
 
 
 def test_the_summaries_follow_their_inputs_and_only_then(simulator, instance, domains, tmp_path):
-    defs = definitions(simulator, str(tmp_path / "w.duckdb"))
+    defs = definitions(simulator, tmp_path / "lake")
     instance.add_dynamic_partitions(domain_partitions.name, domains)
     partition = f"{SIMULATED_DAY}|{domains[0]}"
     idle = dg.evaluate_automation_conditions(defs=defs, instance=instance)
@@ -209,7 +210,7 @@ def test_the_summaries_follow_their_inputs_and_only_then(simulator, instance, do
         dg.materialize(
             [asset],
             instance=instance,
-            resources=pipeline_resources(simulator, str(tmp_path / "w.duckdb")),
+            resources=pipeline_resources(simulator, tmp_path / "lake"),
             partition_key=partition_key,
         )
     followed = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=idle.cursor)
@@ -234,7 +235,7 @@ def test_the_summaries_follow_their_inputs_and_only_then(simulator, instance, do
 def test_a_partition_job_run_does_not_trigger_its_summary_again(
     simulator, instance, domains, tmp_path
 ):
-    defs = definitions(simulator, str(tmp_path / "w.duckdb"))
+    defs = definitions(simulator, tmp_path / "lake")
     instance.add_dynamic_partitions(domain_partitions.name, domains)
     idle = dg.evaluate_automation_conditions(defs=defs, instance=instance)
 
@@ -262,7 +263,7 @@ def test_with_automation_changes_only_conditions_and_freshness():
         assert after.partitions_def == before.partitions_def
         assert spec_after.deps == spec_before.deps
         assert spec_after.metadata == spec_before.metadata
-        assert after.op.pool == before.op.pool == "duckdb_writer"
+        assert after.op.pool == before.op.pool
         assert after.op.compute_fn is before.op.compute_fn
         assert spec_after.freshness_policy is not None
     conditions = {
@@ -375,7 +376,7 @@ def test_a_bad_variable_fails_naming_it(monkeypatch, variable, value):
 
 
 def test_the_definitions_with_automation_are_loadable(simulator, tmp_path):
-    defs = definitions(simulator, str(tmp_path / "w.duckdb"))
+    defs = definitions(simulator, tmp_path / "lake")
 
     dg.Definitions.validate_loadable(defs)
 

@@ -1,18 +1,19 @@
-# The SQL here plants faults in a throwaway copy of the database; it never sees input.
-"""The asset checks, through real Dagster runs against the simulator and a real DuckDB file.
+# The SQL here plants faults in a throwaway copy of the lake; it never sees input.
+"""The asset checks, through real Dagster runs against the simulator and a real lake.
 
-Good data is loaded once per module. Each failure test copies that DuckDB file, plants
-rows that break one rule with a read-write connection, and runs that check alone.
+Good data is loaded once per module. Each failure test copies that lake (its SQLite
+catalog and Parquet files), plants rows that break one rule with a read-write
+connection, and runs that check alone.
 """
 
 import json
 import shutil
+import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pytest
 
 from waap_sessions.assets import (
@@ -26,8 +27,9 @@ from waap_sessions.assets import (
     top_sessions,
 )
 from waap_sessions.checks import CHECKS
+from waap_sessions.lake import open_lake
 from waap_sessions.simulator import Simulator, SimulatorConfig
-from waap_sessions_tests.conftest import pipeline_resources
+from waap_sessions_tests.conftest import lake_settings, pipeline_resources, query
 
 YESTERDAY = datetime.now(UTC).date() - timedelta(days=1)
 DAYS = (YESTERDAY - timedelta(days=1), YESTERDAY)
@@ -36,11 +38,11 @@ CONFIG = SimulatorConfig(seed=7, domains=2, days=3, requests_per_day=3000)
 
 @dataclass(frozen=True)
 class Loaded:
-    """Good data: the DuckDB file, the instance that recorded its runs, and those runs."""
+    """Good data: the lake's folder, the instance that recorded its runs, and those runs."""
 
     simulator: Simulator
     instance: dg.DagsterInstance
-    database: str
+    lake: str
     domain_id: int
     runs: list[dg.ExecuteInProcessResult]
 
@@ -52,14 +54,14 @@ def partition_key(day: object, domain_id: int) -> str:
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory: pytest.TempPathFactory):
     """Two days of one domain and a snapshot of each source, loaded with every check."""
-    database = str(tmp_path_factory.mktemp("warehouse") / "waap.duckdb")
+    lake = str(tmp_path_factory.mktemp("lake"))
     with Simulator(CONFIG) as simulator, dg.instance_for_test() as instance:
         domain_id = simulator.dataset.domains[0].id
         instance.add_dynamic_partitions(
             "gcore_domains", [str(d.id) for d in simulator.dataset.domains]
         )
-        good = Loaded(simulator, instance, database, domain_id, [])
-        resources = pipeline_resources(good.simulator, database)
+        good = Loaded(simulator, instance, lake, domain_id, [])
+        resources = pipeline_resources(good.simulator, lake)
         for day in DAYS:
             good.runs.append(
                 dg.materialize(
@@ -92,13 +94,13 @@ def plain_metadata(evaluation: dg.AssetCheckEvaluation) -> str:
 
 
 def run_checks(
-    loaded: Loaded, database: str, *keys: dg.AssetCheckKey
+    loaded: Loaded, lake: str, *keys: dg.AssetCheckKey
 ) -> dict[dg.AssetCheckKey, dg.AssetCheckEvaluation]:
-    """Execute only the given checks (no asset materializes) against `database`."""
+    """Execute only the given checks (no asset materializes) against `lake`."""
     result = dg.materialize(
         [*ASSETS, *CHECKS],
         instance=loaded.instance,
-        resources=pipeline_resources(loaded.simulator, database),
+        resources=pipeline_resources(loaded.simulator, lake),
         selection=dg.AssetSelection.checks(*keys),
         raise_on_error=False,
     )
@@ -106,14 +108,21 @@ def run_checks(
     return {e.asset_check_key: e for e in result.get_asset_check_evaluations()}
 
 
-def faulty_copy(database: str, directory: Path, statements: tuple[str, ...]) -> str:
-    """A copy of the good database with `statements` applied."""
-    copy = str(directory / "faulty.duckdb")
-    shutil.copyfile(database, copy)
-    with duckdb.connect(copy) as connection:
+def faulty_copy(lake: str, directory: Path, statements: tuple[str, ...]) -> str:
+    """A copy of the good lake with `statements` applied."""
+    copy = directory / "faulty"
+    shutil.copytree(lake, copy)
+    # The catalog records where its files are: point the copy's at the copied files.
+    with sqlite3.connect(copy / "catalog.sqlite") as catalog:
+        catalog.execute(
+            "UPDATE ducklake_metadata SET value = ? WHERE key = 'data_path'",
+            [lake_settings(copy).resolved_data_path],
+        )
+    catalog.close()
+    with open_lake(lake_settings(copy), read_only=False) as connection:
         for statement in statements:
             connection.execute(statement)
-    return copy
+    return str(copy)
 
 
 def first_row(table: str) -> str:
@@ -127,8 +136,8 @@ FAULTS: list[tuple[str, str, tuple[str, ...], str]] = [
     (
         "gcore_requests",
         "columns_match_contract",
-        ("ALTER TABLE gcore_requests ALTER status_code TYPE VARCHAR",),
-        '"status_code": {"declared": "INTEGER", "found": "VARCHAR"}',
+        ("ALTER TABLE gcore_requests ALTER status_code TYPE BIGINT",),
+        '"status_code": {"declared": "INTEGER", "found": "BIGINT"}',
     ),
     (
         "gcore_requests",
@@ -343,8 +352,11 @@ FAULTS: list[tuple[str, str, tuple[str, ...], str]] = [
     (
         "active_sessions",
         "columns_match_contract",
-        ("ALTER TABLE active_sessions ALTER sessions TYPE INTEGER",),
-        '"sessions": {"declared": "BIGINT", "found": "INTEGER"}',
+        (
+            "ALTER TABLE active_sessions DROP COLUMN sessions",
+            "ALTER TABLE active_sessions ADD COLUMN sessions DOUBLE",
+        ),
+        '"sessions": {"declared": "BIGINT", "found": "DOUBLE"}',
     ),
     (
         "active_sessions",
@@ -400,9 +412,9 @@ def test_check_fails_on_data_that_breaks_it(
     statements: tuple[str, ...],
     expected: str,
 ) -> None:
-    database = faulty_copy(loaded.database, tmp_path, statements)
+    lake = faulty_copy(loaded.lake, tmp_path, statements)
     key = check_key(table, check)
-    evaluation = run_checks(loaded, database, key)[key]
+    evaluation = run_checks(loaded, lake, key)[key]
     assert not evaluation.passed
     assert evaluation.severity == dg.AssetCheckSeverity.ERROR
     assert expected in plain_metadata(evaluation)
@@ -419,7 +431,7 @@ def test_row_count_skips_partitions_without_a_reported_count(loaded: Loaded) -> 
         )
     )
     key = check_key("gcore_requests", "row_count_matches_api")
-    evaluation = run_checks(loaded, loaded.database, key)[key]
+    evaluation = run_checks(loaded, loaded.lake, key)[key]
     assert evaluation.passed
     metadata = {k: v.value for k, v in evaluation.metadata.items()}
     assert metadata["partitions_compared"] == len(DAYS)
@@ -460,8 +472,8 @@ def test_only_a_blocking_failure_stops_the_summary_in_the_same_run(
     removed beforehand, stay missing. Non-blocking: the summary is rebuilt as usual.
     """
     other_day, day = DAYS
-    database = faulty_copy(
-        loaded.database,
+    lake = faulty_copy(
+        loaded.lake,
         tmp_path,
         (
             f"CREATE TEMP VIEW other_day AS SELECT * FROM gcore_requests WHERE day = '{other_day}'",
@@ -477,7 +489,7 @@ def test_only_a_blocking_failure_stops_the_summary_in_the_same_run(
         result = dg.materialize(
             [gcore_requests, top_sessions, *request_checks],
             instance=instance,
-            resources=pipeline_resources(loaded.simulator, database),
+            resources=pipeline_resources(loaded.simulator, lake),
             partition_key=partition_key(day, loaded.domain_id),
             raise_on_error=False,
         )
@@ -486,8 +498,5 @@ def test_only_a_blocking_failure_stops_the_summary_in_the_same_run(
     assert gcore_requests.key in materialized
     failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
     assert failed == {failing_check}
-    with duckdb.connect(database, read_only=True) as connection:
-        rows = connection.execute(
-            "SELECT count(*) FROM top_sessions WHERE day = ?", [day]
-        ).fetchone()
-    assert rows == ((10,) if summary_runs else (0,))
+    rows = query(lake, "SELECT count(*) FROM top_sessions WHERE day = ?", [day])
+    assert rows == [(10,) if summary_runs else (0,)]

@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
+from waap_sessions_tests.conftest import query
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -18,52 +18,43 @@ def run_demo(environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
         env={**os.environ, **environment},
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=400,
         check=False,
     )
 
 
-def test_the_main_job_loads_every_table_and_prints_the_summaries(tmp_path):
-    database = tmp_path / "waap.duckdb"
-    finished = run_demo(
-        {"DAGSTER_HOME": str(tmp_path / "dagster_home"), "WAAP_DUCKDB_PATH": str(database)}
-    )
-
-    assert finished.returncode == 0, finished.stderr[-3000:]
-    out = finished.stdout
-    # 3 domains x (3 days + today)
-    assert "found 3 new domains; loading 12 partitions" in out
-    assert out.count("checks passed") == 14  # 12 partitions, the snapshots, active_sessions
-    assert "failed" not in out
-    assert "Top sessions (yesterday, per domain)" in out
-    assert "Active sessions (latest snapshot" in out
-    assert "Traceback" not in finished.stderr
-    with duckdb.connect(str(database), read_only=True) as connection:
-        partitions = connection.execute(
-            "SELECT count(DISTINCT (day, domain_id)) FROM gcore_requests"
-        ).fetchone()
-        top = connection.execute("SELECT count(*) FROM top_sessions").fetchone()
-        active = connection.execute("SELECT count(DISTINCT source) FROM active_sessions").fetchone()
-    assert partitions == (12,)
-    assert top == (12 * 10,)
-    assert active == (2,)
-    # The runs are real: recorded in the instance the UI reads.
-    assert (tmp_path / "dagster_home" / "dagster.yaml").exists()
-
-
-def test_a_second_demo_loads_the_same_partitions_again(tmp_path):
+def test_the_main_job_loads_every_table_in_parallel_runs_and_again_exactly(tmp_path):
+    lake = tmp_path / "lake"
     environment = {
         "DAGSTER_HOME": str(tmp_path / "dagster_home"),
-        "WAAP_DUCKDB_PATH": str(tmp_path / "waap.duckdb"),
+        "WAAP_DUCKLAKE_CATALOG": f"sqlite:{lake}/catalog.sqlite",
+        "WAAP_DUCKLAKE_DATA_PATH": f"{lake}/data",
         "WAAP_BACKFILL_DAYS": "1",
     }
-    runs = [run_demo(environment) for _ in range(2)]
+    first = run_demo(environment)
 
-    assert [run.returncode for run in runs] == [0, 0], runs[-1].stderr[-3000:]
-    assert "found 3 new domains; loading 6 partitions" in runs[0].stdout
-    assert "found 0 new domains; loading 6 partitions" in runs[1].stdout
-    with duckdb.connect(str(tmp_path / "waap.duckdb"), read_only=True) as connection:
-        duplicates = connection.execute(
-            "SELECT count(*) - count(DISTINCT id) FROM gcore_requests"
-        ).fetchone()
-    assert duplicates == (0,)
+    assert first.returncode == 0, first.stderr[-3000:]
+    out = first.stdout
+    # 3 domains x (1 day + today), 4 runs at a time
+    assert "found 3 new domains; loading 6 partitions" in out
+    assert out.count("checks passed") == 6 + 2  # the partitions, the snapshots, active_sessions
+    assert "failed" not in out
+    runs_at_once = int(out.split("at most ")[1].split(" runs wrote the lake at once")[0])
+    assert runs_at_once >= 2
+    assert "Top sessions (yesterday, per domain)" in out
+    assert "Active sessions (latest snapshot" in out
+    assert "Traceback" not in first.stderr
+    assert query(lake, "SELECT count(DISTINCT (day, domain_id)) FROM gcore_requests") == [(6,)]
+    assert query(lake, "SELECT count(*) FROM top_sessions") == [(6 * 10,)]
+    assert query(lake, "SELECT count(DISTINCT source) FROM active_sessions") == [(2,)]
+    # The runs are real: recorded in the instance the UI reads.
+    assert (tmp_path / "dagster_home" / "dagster.yaml").exists()
+    rows = query(lake, "SELECT count(*) FROM gcore_requests")
+
+    second = run_demo(environment)
+
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "found 0 new domains; loading 6 partitions" in second.stdout
+    assert query(lake, "SELECT count(*) - count(DISTINCT id) FROM gcore_requests") == [(0,)]
+    # Today's partitions may have grown in between; the past ones are replaced exactly.
+    assert query(lake, "SELECT count(*) FROM gcore_requests")[0][0] >= rows[0][0]
