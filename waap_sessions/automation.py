@@ -20,7 +20,7 @@ it all) through environment variables, without touching code:
 import itertools
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
@@ -28,7 +28,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition,
 )
 from dagster._utils.schedules import cron_string_iterator, is_valid_cron_string
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from waap_sessions.assets import (
     FIRST_DAY,
@@ -41,8 +41,9 @@ from waap_sessions.assets import (
     top_sessions,
 )
 from waap_sessions.errors import InvalidParameterError
+from waap_sessions.maintenance import maintain
 from waap_sessions.models import validate_parameters
-from waap_sessions.resources import GcoreWaapResource
+from waap_sessions.resources import GcoreWaapResource, WarehouseResource
 
 # The settings `from_env()` reads, by field.
 ENVIRONMENT_VARIABLES = {
@@ -51,6 +52,9 @@ ENVIRONMENT_VARIABLES = {
     "daily_cron": "WAAP_DAILY_CRON",
     "intraday_cron": "WAAP_INTRADAY_CRON",
     "snapshot_cron": "WAAP_SNAPSHOT_CRON",
+    "maintenance_cron": "WAAP_MAINTENANCE_CRON",
+    "snapshot_retention_hours": "WAAP_SNAPSHOT_RETENTION_HOURS",
+    "file_grace_minutes": "WAAP_FILE_GRACE_MINUTES",
 }
 # Every clock runs in UTC, as the date partitions do.
 TIMEZONE = "UTC"
@@ -80,16 +84,41 @@ class AutomationSettings(BaseModel, dg.Resolvable):
     domain_sensor_interval_s: int = Field(
         default=300, ge=30, description="Seconds between two looks at the account's domains."
     )
+    maintenance_cron: str = Field(
+        default="30 2 * * *", description="When the lake's housekeeping runs (UTC)."
+    )
+    snapshot_retention_hours: float = Field(
+        default=24,
+        ge=0,
+        description="How far back readers may travel in time: older snapshots expire.",
+    )
+    file_grace_minutes: float = Field(
+        default=60,
+        ge=0,
+        description=(
+            "How long an unused file stays before it is deleted: longer than the longest "
+            "reader query, which fails if its files go under it."
+        ),
+    )
     enabled: bool = Field(
         default=True, description="Schedules and sensors start RUNNING; False starts them STOPPED."
     )
 
-    @field_validator("daily_cron", "intraday_cron", "snapshot_cron")
+    @field_validator("daily_cron", "intraday_cron", "snapshot_cron", "maintenance_cron")
     @classmethod
     def _valid_cron(cls, value: str) -> str:
         if not is_valid_cron_string(value):
             raise ValueError("must be a cron string such as '15 0 * * *'")
         return value
+
+    @model_validator(mode="after")
+    def _grace_within_retention(self) -> "AutomationSettings":
+        if self.file_grace_minutes > 60 * self.snapshot_retention_hours:
+            raise ValueError(
+                f"file_grace_minutes ({self.file_grace_minutes:g}) must not exceed the "
+                f"snapshot retention ({60 * self.snapshot_retention_hours:g} minutes)"
+            )
+        return self
 
     @classmethod
     def from_env(cls) -> "AutomationSettings":
@@ -246,15 +275,18 @@ class AutomationDefs:
     gcore_intraday_schedule: dg.ScheduleDefinition
     snapshot_schedule: dg.ScheduleDefinition
     summaries_automation_sensor: dg.AutomationConditionSensorDefinition
+    lake_maintenance_job: dg.JobDefinition
+    lake_maintenance_schedule: dg.ScheduleDefinition
 
     def definitions(self) -> dg.Definitions:
         """All of them, ready for `dg.Definitions.merge` with the assets and resources."""
         return dg.Definitions(
-            jobs=[self.gcore_partition_job, self.snapshot_job],
+            jobs=[self.gcore_partition_job, self.snapshot_job, self.lake_maintenance_job],
             schedules=[
                 self.gcore_daily_schedule,
                 self.gcore_intraday_schedule,
                 self.snapshot_schedule,
+                self.lake_maintenance_schedule,
             ],
             sensors=[self.gcore_domain_sensor, self.summaries_automation_sensor],
         )
@@ -340,6 +372,15 @@ def build_automation(settings: AutomationSettings) -> AutomationDefs:
         default_status=settings.sensor_status,
         description="Recomputes the summaries when their inputs change.",
     )
+    lake_maintenance_job = build_lake_maintenance_job(settings)
+    lake_maintenance_schedule = dg.ScheduleDefinition(
+        name="lake_maintenance_schedule",
+        job=lake_maintenance_job,
+        cron_schedule=settings.maintenance_cron,
+        execution_timezone=TIMEZONE,
+        default_status=settings.schedule_status,
+        description="Merges small files, expires old snapshots, deletes unused files.",
+    )
     return AutomationDefs(
         gcore_partition_job=gcore_partition_job,
         snapshot_job=snapshot_job,
@@ -348,4 +389,44 @@ def build_automation(settings: AutomationSettings) -> AutomationDefs:
         gcore_intraday_schedule=gcore_intraday_schedule,
         snapshot_schedule=snapshot_schedule,
         summaries_automation_sensor=summaries_automation_sensor,
+        lake_maintenance_job=lake_maintenance_job,
+        lake_maintenance_schedule=lake_maintenance_schedule,
     )
+
+
+def build_lake_maintenance_job(settings: AutomationSettings) -> dg.JobDefinition:
+    """The lake's housekeeping as a job of one op, its effect in the op's output metadata."""
+    retention = timedelta(hours=settings.snapshot_retention_hours)
+    grace = timedelta(minutes=settings.file_grace_minutes)
+
+    @dg.op(out=dg.Out(dg.Nothing))
+    def lake_maintenance(
+        context: dg.OpExecutionContext, warehouse: WarehouseResource
+    ) -> dg.Output[None]:
+        """Merges small files, expires snapshots past the retention, deletes unused files."""
+        with warehouse.get_connection() as connection:
+            report = maintain(
+                connection, warehouse.lake_settings(), retention=retention, grace=grace
+            )
+        context.log.info(f"Lake housekeeping: before {report.before}, after {report.after}")
+        return dg.Output(
+            None,
+            metadata={
+                **{f"{name}_before": value for name, value in asdict(report.before).items()},
+                **{f"{name}_after": value for name, value in asdict(report.after).items()},
+                "snapshot_retention_hours": settings.snapshot_retention_hours,
+                "file_grace_minutes": settings.file_grace_minutes,
+            },
+        )
+
+    @dg.job(
+        description=(
+            "Lake housekeeping: merges small files, expires snapshots older than "
+            f"{settings.snapshot_retention_hours:g} h, deletes files unused for "
+            f"{settings.file_grace_minutes:g} min."
+        )
+    )
+    def lake_maintenance_job() -> None:
+        lake_maintenance()
+
+    return lake_maintenance_job

@@ -14,9 +14,11 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from waap_sessions.demo import dagster_home, run_demo, simulator_environment
+from waap_sessions.errors import WaapSessionsError
+from waap_sessions.migration import migrate
 from waap_sessions.simulator import Faults, Simulator, SimulatorConfig
 from waap_sessions.simulator.server import is_loopback
-from waap_sessions.warehouse import table_reference
+from waap_sessions.warehouse import connect, table_reference
 
 
 def _add_simulate(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -134,6 +136,48 @@ def dev(args: argparse.Namespace) -> int:
             return 0
 
 
+def _add_migrate(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subcommands.add_parser(
+        "migrate",
+        help="move the tables of an earlier version's DuckDB file into the lake",
+        description=(
+            "Copy every table from the single DuckDB file of earlier versions into the lake "
+            "the WAAP_DUCKLAKE_* variables name (default: sqlite:data/waap_catalog.sqlite, "
+            "data/waap_lake/). Rows whose key the lake holds already are kept as they are, "
+            "so it may run twice; the file is only read."
+        ),
+    )
+    parser.add_argument(
+        "--from",
+        dest="source",
+        type=Path,
+        required=True,
+        help="the old DuckDB file, e.g. data/waap_sessions.duckdb",
+    )
+    parser.set_defaults(run=migrate_file)
+
+
+def migrate_file(args: argparse.Namespace) -> int:
+    """Move an old DuckDB file's tables into the lake and print what moved."""
+    try:
+        with connect(read_only=False) as lake:
+            moves = migrate(lake, args.source)
+    except WaapSessionsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"{'table':<24} {'rows in file':>12} {'copied':>10} {'already in lake':>16}")
+    for move in moves:
+        print(
+            f"{move.table:<24} {move.rows_in_file:>12,} {move.copied:>10,} "
+            f"{move.already_in_lake:>16,}"
+        )
+    copied = sum(move.copied for move in moves)
+    print(
+        f"Moved {copied:,} rows; every row of {args.source} is in the lake. The file is unchanged."
+    )
+    return 0
+
+
 def _add_tables(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subcommands.add_parser(
         "tables", help="print the table reference (the contract with BI) as Markdown"
@@ -150,6 +194,7 @@ def tables(args: argparse.Namespace) -> int:
 _SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
     _add_demo,
     _add_dev,
+    _add_migrate,
     _add_simulate,
     _add_tables,
 )

@@ -19,6 +19,8 @@ from waap_sessions.errors import InvalidParameterError, ResponseFormatError
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 _URL_CREDENTIALS = re.compile(r"//[^/@\s'\"]*@")
+# A libpq-style `password=...` (a catalog connection string) is a credential too.
+_PASSWORD_PARAMETER = re.compile(r"(password\s*=\s*)[^\s'\"]+", re.IGNORECASE)
 ParsedT = TypeVar("ParsedT")
 
 
@@ -68,8 +70,10 @@ def _describe(model: type[BaseModel], error: Mapping[str, Any]) -> tuple[str, st
     name = field + "".join(f"[{part}]" for part in location[1:])
     message = str(error["msg"])
     if error["type"] != "missing" and "input" in error and not _is_secret(model, field):
-        # A URL may carry credentials (`https://user:password@host`): never echo them.
-        message += " (got " + _URL_CREDENTIALS.sub("//***@", repr(error["input"])) + ")"
+        # A URL may carry credentials (`https://user:password@host`), and a connection
+        # string a `password=`: never echo them.
+        shown = _URL_CREDENTIALS.sub("//***@", repr(error["input"]))
+        message += " (got " + _PASSWORD_PARAMETER.sub(r"\1***", shown) + ")"
     return name, message
 
 
