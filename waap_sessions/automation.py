@@ -28,7 +28,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition,
 )
 from dagster._utils.schedules import cron_string_iterator, is_valid_cron_string
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from waap_sessions.assets import (
     FIRST_DAY,
@@ -111,14 +111,15 @@ class AutomationSettings(BaseModel, dg.Resolvable):
             raise ValueError("must be a cron string such as '15 0 * * *'")
         return value
 
-    @model_validator(mode="after")
-    def _grace_within_retention(self) -> "AutomationSettings":
-        if self.file_grace_minutes > 60 * self.snapshot_retention_hours:
+    @field_validator("file_grace_minutes")
+    @classmethod
+    def _grace_within_retention(cls, value: float, info: ValidationInfo) -> float:
+        retention_minutes = 60 * info.data.get("snapshot_retention_hours", 0)
+        if value > retention_minutes:
             raise ValueError(
-                f"file_grace_minutes ({self.file_grace_minutes:g}) must not exceed the "
-                f"snapshot retention ({60 * self.snapshot_retention_hours:g} minutes)"
+                f"must not exceed the snapshot retention ({retention_minutes:g} minutes)"
             )
-        return self
+        return value
 
     @classmethod
     def from_env(cls) -> "AutomationSettings":

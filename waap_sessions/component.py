@@ -17,11 +17,17 @@ plain text.
 import os
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from waap_sessions.automation import AutomationSettings
 from waap_sessions.definitions import build_definitions
-from waap_sessions.lake import DEFAULT_CATALOG, DEFAULT_DATA_PATH, ENVIRONMENT_VARIABLES
+from waap_sessions.lake import (
+    DEFAULT_CATALOG,
+    DEFAULT_DATA_PATH,
+    ENVIRONMENT_VARIABLES,
+    LakeSettings,
+)
+from waap_sessions.models import validate_parameters
 from waap_sessions.resources import WarehouseResource
 
 
@@ -46,5 +52,12 @@ class WaapSessionsComponent(dg.Component, dg.Model, dg.Resolvable):
             data_path=self.data_path,
             catalog_password=dg.EnvVar(password) if os.environ.get(password) else None,
         )
-        warehouse.lake_settings()  # a bad catalog or data path fails here, at load
         return build_definitions(warehouse, self.automation)
+
+    @model_validator(mode="after")
+    def _valid_lake(self) -> "WaapSessionsComponent":
+        """A bad catalog or data path fails when the project loads, naming the attribute."""
+        validate_parameters(
+            LakeSettings, {"catalog": self.catalog, "data_path": self.data_path}, "lake settings"
+        )
+        return self

@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import duckdb
 import tenacity
@@ -160,7 +161,7 @@ class LakeSettings(BaseModel):
     def attach_sql(self, *, read_only: bool) -> str:
         """The ATTACH statement; it holds no secret (the password goes in a DuckDB secret)."""
         options = [f"DATA_PATH '{self.resolved_data_path}'", *(["READ_ONLY"] * read_only)]
-        catalog = self.resolved_catalog.replace("'", "''")
+        catalog = _quoted(self.resolved_catalog)
         return f"ATTACH 'ducklake:{catalog}' AS {LAKE} ({', '.join(options)})"
 
     def describe(self) -> str:
@@ -237,10 +238,12 @@ def attach(
     for name in settings.extensions():
         connection.execute(f"LOAD '{extension_file(name)}'")
     if settings.catalog_password is not None:
-        password = settings.catalog_password.get_secret_value().replace("'", "''")
+        password = _quoted(settings.catalog_password.get_secret_value())
         connection.execute(
             f"CREATE TEMPORARY SECRET waap_catalog (TYPE postgres, PASSWORD '{password}')"
         )
+    if settings.data_path.startswith(("s3://", "s3a://")):
+        _add_s3_secret(connection)
     sqlite_file = settings.sqlite_file
     if sqlite_file is not None:
         if read_only and not sqlite_file.exists():
@@ -265,6 +268,34 @@ def attach(
         # `from None`: DuckDB's own error may quote the catalog's connection string.
         raise WarehouseError(f"Cannot open the lake ({settings.describe()}): {error}") from None
     connection.execute(f"USE {LAKE}")
+
+
+def _add_s3_secret(connection: duckdb.DuckDBPyConnection) -> None:
+    """S3 credentials from the standard AWS_* variables, read when connecting, never stored.
+
+    AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_S3) points at an S3-compatible store such as
+    MinIO. Without AWS_ACCESS_KEY_ID, DuckDB's own S3 settings and secrets apply.
+    """
+    key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
+    if not (key and secret):
+        return
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    options = {"KEY_ID": key, "SECRET": secret, "REGION": region}
+    if token := os.environ.get("AWS_SESSION_TOKEN"):
+        options["SESSION_TOKEN"] = token
+    if endpoint := os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"):
+        url = urlsplit(endpoint)
+        options |= {"ENDPOINT": url.netloc, "URL_STYLE": "path"}
+        use_ssl = "true" if url.scheme == "https" else "false"
+    else:
+        use_ssl = "true"
+    listed = ", ".join(f"{name} '{_quoted(value)}'" for name, value in options.items())
+    connection.execute(f"CREATE TEMPORARY SECRET waap_data (TYPE s3, {listed}, USE_SSL {use_ssl})")
+
+
+def _quoted(value: str) -> str:
+    """`value` for a single-quoted SQL string."""
+    return value.replace("'", "''")
 
 
 def use_wal(sqlite_file: Path) -> None:

@@ -313,6 +313,7 @@ def all_statuses(automation: AutomationDefs) -> set[str]:
         str(automation.gcore_daily_schedule.default_status.value),
         str(automation.gcore_intraday_schedule.default_status.value),
         str(automation.snapshot_schedule.default_status.value),
+        str(automation.lake_maintenance_schedule.default_status.value),
     }
 
 
@@ -333,6 +334,9 @@ def test_from_env_reads_every_variable(monkeypatch):
         "WAAP_DAILY_CRON": "30 1 * * *",
         "WAAP_INTRADAY_CRON": "*/30 * * * *",
         "WAAP_SNAPSHOT_CRON": "*/5 * * * *",
+        "WAAP_MAINTENANCE_CRON": "0 4 * * 0",
+        "WAAP_SNAPSHOT_RETENTION_HOURS": "168",
+        "WAAP_FILE_GRACE_MINUTES": "120",
     }
     assert set(values) == set(ENVIRONMENT_VARIABLES.values())
     for name, value in values.items():
@@ -346,10 +350,15 @@ def test_from_env_reads_every_variable(monkeypatch):
         daily_cron="30 1 * * *",
         intraday_cron="*/30 * * * *",
         snapshot_cron="*/5 * * * *",
+        maintenance_cron="0 4 * * 0",
+        snapshot_retention_hours=168,
+        file_grace_minutes=120,
     )
     automation = build_automation(settings)
     assert automation.gcore_daily_schedule.cron_schedule == "30 1 * * *"
     assert automation.gcore_intraday_schedule.cron_schedule == "*/30 * * * *"
+    assert automation.lake_maintenance_schedule.cron_schedule == "0 4 * * 0"
+    assert "168 h" in (automation.lake_maintenance_job.description or "")
 
 
 @pytest.mark.parametrize(
@@ -361,6 +370,9 @@ def test_from_env_reads_every_variable(monkeypatch):
         ("WAAP_BACKFILL_DAYS", "three"),
         ("WAAP_BACKFILL_DAYS", "-1"),
         ("WAAP_AUTOMATION_ENABLED", "perhaps"),
+        ("WAAP_MAINTENANCE_CRON", "nightly"),
+        ("WAAP_SNAPSHOT_RETENTION_HOURS", "-1"),
+        ("WAAP_FILE_GRACE_MINUTES", "2000"),  # longer than the default 24 h retention
     ],
 )
 def test_a_bad_variable_fails_naming_it(monkeypatch, variable, value):
@@ -384,11 +396,13 @@ def test_the_definitions_with_automation_are_loadable(simulator, tmp_path):
     assert {job.name for job in repository.get_all_jobs()} >= {
         "gcore_partition_job",
         "snapshot_job",
+        "lake_maintenance_job",
     }
     assert {schedule.name for schedule in repository.schedule_defs} == {
         "gcore_daily_schedule",
         "gcore_intraday_schedule",
         "snapshot_schedule",
+        "lake_maintenance_schedule",
     }
     assert {sensor.name for sensor in repository.sensor_defs} == {
         "gcore_domain_sensor",

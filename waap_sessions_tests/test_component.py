@@ -20,16 +20,26 @@ def load(attributes: dict[str, object]) -> tuple[WaapSessionsComponent, dg.Defin
 
 
 def test_the_component_builds_the_whole_code_location(tmp_path):
-    database = str(tmp_path / "waap.duckdb")
+    catalog, data_path = f"sqlite:{tmp_path}/catalog.sqlite", f"{tmp_path}/lake/"
     component, defs = load(
-        {"duckdb_path": database, "automation": {"enabled": False, "backfill_days": 7}}
+        {
+            "catalog": catalog,
+            "data_path": data_path,
+            "automation": {"enabled": False, "backfill_days": 7},
+        }
     )
 
     dg.Definitions.validate_loadable(defs)
     assert component.automation.backfill_days == 7
-    assert defs.resources["warehouse"].database == database
+    warehouse = defs.resources["warehouse"]
+    assert (warehouse.catalog, warehouse.data_path) == (catalog, data_path)
     assert len(list(defs.resolve_all_asset_keys())) == 6
-    for name in ("gcore_daily_schedule", "gcore_intraday_schedule", "snapshot_schedule"):
+    for name in (
+        "gcore_daily_schedule",
+        "gcore_intraday_schedule",
+        "snapshot_schedule",
+        "lake_maintenance_schedule",
+    ):
         schedule = defs.resolve_schedule_def(name)
         assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
     sensor = defs.resolve_sensor_def("gcore_domain_sensor")
@@ -49,3 +59,17 @@ def test_bad_settings_in_the_yaml_name_the_attribute():
     assert "attributes.automation" in explained
     assert "daily_cron" in explained
     assert "must be a cron string" in explained
+
+
+def test_a_bad_catalog_in_the_yaml_names_it_and_the_rule():
+    with pytest.raises(Exception, match="WaapSessionsComponent") as caught:
+        load({"catalog": "data/waap.duckdb"})
+
+    chain, error = [], caught.value
+    while error is not None:
+        chain.append(str(error))
+        error = error.__cause__ or error.__context__
+    explained = "\n".join(chain)
+    assert "defs.yaml" in explained
+    assert "catalog: Value error, must be 'sqlite:<file>'" in explained
+    assert "'data/waap.duckdb'" in explained

@@ -5,15 +5,19 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import duckdb
 import pyarrow as pa
 import pytest
+from moto.server import ThreadedMotoServer
 
 from waap_sessions.automation import AutomationSettings, build_lake_maintenance_job
 from waap_sessions.errors import InvalidParameterError, WarehouseConflictError, WarehouseError
 from waap_sessions.lake import LakeSettings, open_lake, write_transaction
+from waap_sessions.maintenance import lake_files
 from waap_sessions.resources import WarehouseResource
 from waap_sessions.warehouse import TOP_SESSIONS, connect, create_tables
 from waap_sessions_tests.conftest import lake_settings, query
@@ -124,6 +128,51 @@ def test_the_lake_opens_and_writes_with_nothing_installed_in_duckdbs_home(tmp_pa
     assert finished.returncode == 0, finished.stderr
     assert finished.stdout.strip() == "1"
     assert list(home.iterdir()) == []
+
+
+# An object-store data path
+
+
+@pytest.fixture
+def s3_bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A bucket on an S3 server on loopback, its credentials in the standard variables."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    credentials = {
+        "AWS_ACCESS_KEY_ID": "waap-test-key",
+        "AWS_SECRET_ACCESS_KEY": "waap-test-secret-9f3a",
+        "AWS_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+    }
+    for name, value in credentials.items():
+        monkeypatch.setenv(name, value)
+    boto3.client("s3", endpoint_url=credentials["AWS_ENDPOINT_URL"]).create_bucket(Bucket="lake")
+    try:
+        yield credentials["AWS_ENDPOINT_URL"]
+    finally:
+        server.stop()
+
+
+def test_an_object_store_data_path_holds_the_parquet_files(tmp_path, s3_bucket):
+    settings = LakeSettings(catalog=f"sqlite:{tmp_path}/catalog.sqlite", data_path="s3://lake/waap")
+
+    with connect(read_only=False, settings=settings) as writer:
+        write_transaction(
+            writer,
+            lambda c: replace_day(c, "2026-11-20", ranks("2026-11-20", 50, "stored")),
+            what="a replacement",
+        )
+    with connect(read_only=True, settings=settings) as reader:
+        rows = reader.sql("SELECT session_id, count(*) FROM top_sessions GROUP BY ALL").fetchall()
+        files = lake_files(reader, settings)
+
+    assert rows == [("stored", 50)]
+    listed = boto3.client("s3", endpoint_url=s3_bucket).list_objects_v2(Bucket="lake")
+    keys = [item["Key"] for item in listed.get("Contents", [])]
+    assert [key for key in keys if key.startswith("waap/main/top_sessions/")] == keys
+    assert files.live_files == files.stored_files == len(keys) == 1
+    assert not (tmp_path / "lake").exists()
 
 
 # Commit conflicts: redone whole, a bounded number of times
@@ -261,7 +310,7 @@ def test_housekeeping_keeps_what_a_reader_may_still_need(lake):
 
 
 def test_a_grace_longer_than_the_retention_is_refused():
-    with pytest.raises(ValueError, match="must not exceed the snapshot retention"):
+    with pytest.raises(ValueError, match=r"must not exceed the snapshot retention \(60 minutes"):
         AutomationSettings(snapshot_retention_hours=1, file_grace_minutes=90)
 
 

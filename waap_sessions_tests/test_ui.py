@@ -67,6 +67,7 @@ def test_the_webserver_shows_the_whole_code_location(tmp_path):
         "gcore_daily_schedule": "RUNNING",
         "gcore_intraday_schedule": "RUNNING",
         "snapshot_schedule": "RUNNING",
+        "lake_maintenance_schedule": "RUNNING",
     }
     assert sensors == {
         "gcore_domain_sensor": "RUNNING",
