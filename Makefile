@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint pytest bench simulate ui clean
+.PHONY: demo test lint pytest bench simulate ui postgres clean
 
 demo: $(INSTALLED)
 	$(BIN)/waap-sessions demo
@@ -29,6 +29,13 @@ simulate: $(INSTALLED)
 # The Dagster UI on http://127.0.0.1:3000, every resource pointed at the simulator.
 ui: $(INSTALLED)
 	$(BIN)/waap-sessions dev
+
+# Debian's PostgreSQL server, for the tests of a PostgreSQL catalog (they start their own
+# on loopback; without it they are skipped, except on CI). Needs root, as CI has.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql; }
 
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed: make PYTHON=python3.11")'

@@ -1,9 +1,9 @@
 """Asset checks: every table against its declaration in `warehouse`, and the rules BI relies on.
 
-Every check reads the whole table through a read-only connection, so it never competes
-with the single writer for the file. Checks are not partition-scoped: a run of one
-partition checks every partition, which keeps check-only runs free of partition keys and
-catches damage wherever it is. Blocking checks guard the raw tables the summaries are
+Every check reads the whole table through a read-only connection to the lake, which
+never waits for a writer and sees whole partitions only. Checks are not partition-scoped:
+a run of one partition checks every partition, which keeps check-only runs free of
+partition keys and catches damage wherever it is. Blocking checks guard the raw tables the summaries are
 computed from: when one fails, the summaries downstream do not run in that run.
 """
 

@@ -1,4 +1,4 @@
-"""The assets through real Dagster runs, against the simulator, into a real DuckDB file."""
+"""The assets through real Dagster runs, against the simulator, into a real lake."""
 
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, timedelta

@@ -1,5 +1,5 @@
 """The automation, end to end: the sensor over real HTTP, schedules at given times, the
-summaries' conditions over a real DuckDB file, and the settings from the environment."""
+summaries' conditions over a real lake, and the settings from the environment."""
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta

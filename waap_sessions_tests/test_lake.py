@@ -16,7 +16,7 @@ from moto.server import ThreadedMotoServer
 
 from waap_sessions.automation import AutomationSettings, build_lake_maintenance_job
 from waap_sessions.errors import InvalidParameterError, WarehouseConflictError, WarehouseError
-from waap_sessions.lake import LakeSettings, open_lake, write_transaction
+from waap_sessions.lake import LakeSettings, extension_file, open_lake, write_transaction
 from waap_sessions.maintenance import lake_files
 from waap_sessions.resources import WarehouseResource
 from waap_sessions.warehouse import TOP_SESSIONS, connect, create_tables
@@ -128,6 +128,34 @@ def test_the_lake_opens_and_writes_with_nothing_installed_in_duckdbs_home(tmp_pa
     assert finished.returncode == 0, finished.stderr
     assert finished.stdout.strip() == "1"
     assert list(home.iterdir()) == []
+
+
+# Any DuckDB client reads the tables with the README's two lines
+
+
+def test_the_readmes_two_sql_lines_attach_the_tables_read_only(lake, tmp_path):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("attach the same tables read-only; the catalog knows")[1]
+    lines = block.split("```sql\n")[1].split("```")[0].strip().splitlines()
+    assert len(lines) == 2
+    with connect(read_only=False, settings=lake) as writer:
+        replace_day(writer, "2026-11-20", ranks("2026-11-20", 3, "seen"))
+    # A client of its own, offline: the extensions installed from their files, as the
+    # README says, then autoloaded by name as the DuckDB CLI does.
+    client = duckdb.connect(config={"extension_directory": str(tmp_path / "extensions")})
+    for name in ("ducklake", "sqlite_scanner"):
+        client.execute(f"INSTALL '{extension_file(name)}'")
+
+    for line in lines:
+        client.execute(
+            line.replace("/path/to/waap_sessions/data/waap_catalog.sqlite", str(lake.sqlite_file))
+        )
+
+    assert client.sql("SELECT session_id, count(*) FROM top_sessions GROUP BY ALL").fetchall() == [
+        ("seen", 3)
+    ]
+    with pytest.raises(duckdb.Error, match="read-only"):
+        client.execute("DELETE FROM top_sessions")
 
 
 # An object-store data path
