@@ -18,7 +18,6 @@ it all) through environment variables, without touching code:
 """
 
 import itertools
-import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -40,9 +39,8 @@ from waap_sessions.assets import (
     gcore_requests,
     top_sessions,
 )
-from waap_sessions.errors import InvalidParameterError
 from waap_sessions.maintenance import maintain
-from waap_sessions.models import validate_parameters
+from waap_sessions.models import settings_from_env
 from waap_sessions.resources import GcoreWaapResource, WarehouseResource
 
 # The settings `from_env()` reads, by field.
@@ -123,23 +121,8 @@ class AutomationSettings(BaseModel, dg.Resolvable):
 
     @classmethod
     def from_env(cls) -> "AutomationSettings":
-        """The defaults, overridden by each variable of ENVIRONMENT_VARIABLES that is set.
-
-        A bad value fails naming its variable, e.g. `WAAP_DAILY_CRON: ... (got 'daily')`.
-        """
-        values = {
-            field: os.environ[variable]
-            for field, variable in ENVIRONMENT_VARIABLES.items()
-            if os.environ.get(variable)
-        }
-        try:
-            return validate_parameters(cls, values, "automation settings")
-        except InvalidParameterError as error:
-            problems = [
-                (ENVIRONMENT_VARIABLES.get(field, field), message)
-                for field, message in error.problems
-            ]
-            raise InvalidParameterError(error.what, problems) from None
+        """The defaults, overridden by each variable of ENVIRONMENT_VARIABLES that is set."""
+        return settings_from_env(cls, ENVIRONMENT_VARIABLES, "automation settings")
 
     @property
     def schedule_status(self) -> dg.DefaultScheduleStatus:

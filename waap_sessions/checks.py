@@ -3,8 +3,9 @@
 Every check reads the whole table through a read-only connection to the lake, which
 never waits for a writer and sees whole partitions only. Checks are not partition-scoped:
 a run of one partition checks every partition, which keeps check-only runs free of
-partition keys and catches damage wherever it is. Blocking checks guard the raw tables the summaries are
-computed from: when one fails, the summaries downstream do not run in that run.
+partition keys and catches damage wherever it is. Blocking checks guard the raw tables
+the summaries are computed from: when one fails, the summaries downstream do not run in
+that run.
 """
 
 import json

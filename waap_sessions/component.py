@@ -35,11 +35,10 @@ class WaapSessionsComponent(dg.Component, dg.Model, dg.Resolvable):
     """The four session APIs loaded into checked DuckDB tables, kept fresh on a schedule."""
 
     catalog: str = Field(
-        default=DEFAULT_CATALOG,
-        description="DuckLake catalog: `sqlite:<file>` or `postgres:dbname=... host=...`.",
+        default=DEFAULT_CATALOG, description=LakeSettings.model_fields["catalog"].description
     )
     data_path: str = Field(
-        default=DEFAULT_DATA_PATH, description="Folder or object-store prefix of the Parquet files."
+        default=DEFAULT_DATA_PATH, description=LakeSettings.model_fields["data_path"].description
     )
     automation: AutomationSettings = Field(
         default_factory=AutomationSettings, description="The clocks that keep the tables fresh."

@@ -36,8 +36,8 @@ import duckdb
 import tenacity
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from waap_sessions.errors import InvalidParameterError, WarehouseConflictError, WarehouseError
-from waap_sessions.models import validate_parameters
+from waap_sessions.errors import WarehouseConflictError, WarehouseError
+from waap_sessions.models import settings_from_env
 
 DEFAULT_CATALOG = "sqlite:data/waap_catalog.sqlite"
 DEFAULT_DATA_PATH = "data/waap_lake/"
@@ -111,23 +111,8 @@ class LakeSettings(BaseModel):
 
     @classmethod
     def from_env(cls) -> LakeSettings:
-        """The defaults, overridden by each WAAP_DUCKLAKE_* variable that is set.
-
-        A bad value fails naming its variable, e.g. `WAAP_DUCKLAKE_CATALOG: must be ...`.
-        """
-        values = {
-            field: os.environ[variable]
-            for field, variable in ENVIRONMENT_VARIABLES.items()
-            if os.environ.get(variable)
-        }
-        try:
-            return validate_parameters(cls, values, "warehouse settings")
-        except InvalidParameterError as error:
-            problems = [
-                (ENVIRONMENT_VARIABLES.get(field, field), message)
-                for field, message in error.problems
-            ]
-            raise InvalidParameterError(error.what, problems) from None
+        """The defaults, overridden by each WAAP_DUCKLAKE_* variable that is set."""
+        return settings_from_env(cls, ENVIRONMENT_VARIABLES, "warehouse settings")
 
     @property
     def sqlite_file(self) -> Path | None:

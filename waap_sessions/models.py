@@ -7,6 +7,7 @@ that keeps undocumented fields aside, so schema drift is counted instead of lost
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -38,6 +39,19 @@ def validate_parameters(model: type[ModelT], values: Mapping[str, Any], what: st
         problems = [_describe(model, error) for error in exc.errors()]
         # `from None`: pydantic's own message echoes every input, secrets included.
         raise InvalidParameterError(what, problems) from None
+
+
+def settings_from_env(model: type[ModelT], variables: Mapping[str, str], what: str) -> ModelT:
+    """`model`'s defaults, overridden by each of its `variables` (field -> name) that is set.
+
+    A bad value fails naming its variable, e.g. `WAAP_DAILY_CRON: ... (got 'daily')`.
+    """
+    values = {field: os.environ[name] for field, name in variables.items() if os.environ.get(name)}
+    try:
+        return validate_parameters(model, values, what)
+    except InvalidParameterError as error:
+        problems = [(variables.get(field, field), message) for field, message in error.problems]
+        raise InvalidParameterError(error.what, problems) from None
 
 
 def require_secret(value: str | SecretStr, what: str, field: str) -> SecretStr:

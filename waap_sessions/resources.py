@@ -163,12 +163,10 @@ class WarehouseResource(dg.ConfigurableResource[Any]):
     """
 
     catalog: str = Field(
-        default=DEFAULT_CATALOG,
-        description="DuckLake catalog: `sqlite:<file>` or `postgres:dbname=... host=...`.",
+        default=DEFAULT_CATALOG, description=LakeSettings.model_fields["catalog"].description
     )
     data_path: str = Field(
-        default=DEFAULT_DATA_PATH,
-        description="Folder or object-store prefix of the Parquet files.",
+        default=DEFAULT_DATA_PATH, description=LakeSettings.model_fields["data_path"].description
     )
     catalog_password: str | None = Field(
         default=None,

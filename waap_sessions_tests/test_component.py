@@ -19,6 +19,15 @@ def load(attributes: dict[str, object]) -> tuple[WaapSessionsComponent, dg.Defin
             return component, defs
 
 
+def explanation(error: BaseException | None) -> str:
+    """Every message in an exception's chain, as a user reads the whole traceback."""
+    chain = []
+    while error is not None:
+        chain.append(str(error))
+        error = error.__cause__ or error.__context__
+    return "\n".join(chain)
+
+
 def test_the_component_builds_the_whole_code_location(tmp_path):
     catalog, data_path = f"sqlite:{tmp_path}/catalog.sqlite", f"{tmp_path}/lake/"
     component, defs = load(
@@ -50,11 +59,7 @@ def test_bad_settings_in_the_yaml_name_the_attribute():
     with pytest.raises(Exception, match="WaapSessionsComponent") as caught:
         load({"automation": {"daily_cron": "every day"}})
 
-    chain, error = [], caught.value
-    while error is not None:
-        chain.append(str(error))
-        error = error.__cause__ or error.__context__
-    explained = "\n".join(chain)
+    explained = explanation(caught.value)
     assert "defs.yaml" in explained
     assert "attributes.automation" in explained
     assert "daily_cron" in explained
@@ -65,11 +70,7 @@ def test_a_bad_catalog_in_the_yaml_names_it_and_the_rule():
     with pytest.raises(Exception, match="WaapSessionsComponent") as caught:
         load({"catalog": "data/waap.duckdb"})
 
-    chain, error = [], caught.value
-    while error is not None:
-        chain.append(str(error))
-        error = error.__cause__ or error.__context__
-    explained = "\n".join(chain)
+    explained = explanation(caught.value)
     assert "defs.yaml" in explained
     assert "catalog: Value error, must be 'sqlite:<file>'" in explained
     assert "'data/waap.duckdb'" in explained
