@@ -61,8 +61,9 @@ EXTENSION_PACKAGES = {
 # A commit that lost to another writer: DuckLake's conflict (PostgreSQL catalog) or a
 # SQLite catalog busy with another writer's commit.
 _CONFLICT = re.compile(r"Transaction conflict|database is locked|Failed to commit DuckLake")
-# Tries of a write that keeps losing commit conflicts: about a minute of backoff in all.
-WRITE_ATTEMPTS = 12
+# Tries of a write that keeps losing commit conflicts: at most about a minute of backoff
+# in all (half that on average), so a write among several busy writers gets its turn.
+WRITE_ATTEMPTS = 20
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -224,9 +225,8 @@ def attach(
         connection.execute(f"LOAD '{extension_file(name)}'")
     if settings.catalog_password is not None:
         password = _quoted(settings.catalog_password.get_secret_value())
-        connection.execute(
-            f"CREATE TEMPORARY SECRET waap_catalog (TYPE postgres, PASSWORD '{password}')"
-        )
+        # Unnamed: the postgres extension reads only its default secret when attaching.
+        connection.execute(f"CREATE TEMPORARY SECRET (TYPE postgres, PASSWORD '{password}')")
     if settings.data_path.startswith(("s3://", "s3a://")):
         _add_s3_secret(connection)
     sqlite_file = settings.sqlite_file

@@ -15,7 +15,7 @@ import duckdb
 
 from waap_sessions.errors import WarehouseError
 from waap_sessions.lake import LAKE, write_transaction
-from waap_sessions.warehouse import TABLES, Table
+from waap_sessions.warehouse import TABLES, Table, claim
 
 OLD = "old_file"
 
@@ -72,6 +72,7 @@ def move_table(connection: duckdb.DuckDBPyConnection, table: Table) -> TableMove
     to_copy = _count(connection, f"SELECT count(*) {missing}")
 
     def copy(lake: duckdb.DuckDBPyConnection) -> None:
+        claim(lake, table)  # two moves at once must not both copy the same rows
         lake.execute(f"INSERT INTO {target} ({columns}) SELECT {columns} {missing}")
 
     write_transaction(connection, copy, what=f"moving {table.name} into the lake")

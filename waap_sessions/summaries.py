@@ -7,7 +7,7 @@ from datetime import date
 import duckdb
 
 from waap_sessions.lake import write_transaction
-from waap_sessions.warehouse import ACTIVE_SESSIONS, TOP_SESSIONS
+from waap_sessions.warehouse import ACTIVE_SESSIONS, TOP_SESSIONS, claim
 
 TOP_SESSIONS_PER_DAY = 10
 
@@ -105,6 +105,7 @@ def refresh_top_sessions(connection: duckdb.DuckDBPyConnection, day: date, domai
     parameters = {"day": day, "domain_id": domain_id}
 
     def recompute(lake: duckdb.DuckDBPyConnection) -> None:
+        claim(lake, TOP_SESSIONS)
         lake.execute(
             f"DELETE FROM {TOP_SESSIONS.name} WHERE day = $day AND domain_id = $domain_id",
             parameters,
@@ -123,6 +124,7 @@ def refresh_active_sessions(connection: duckdb.DuckDBPyConnection) -> int:
     """Recompute `active_sessions` from every snapshot; returns its row count."""
 
     def recompute(lake: duckdb.DuckDBPyConnection) -> None:
+        claim(lake, ACTIVE_SESSIONS)
         lake.execute(f"DELETE FROM {ACTIVE_SESSIONS.name}")
         lake.execute(f"INSERT INTO {ACTIVE_SESSIONS.name} BY NAME {ACTIVE_SESSIONS_SQL}")
 

@@ -282,25 +282,56 @@ def table_reference() -> str:
     return "\n\n".join(table.markdown() for table in TABLES)
 
 
+# One row per table of the contract, updated by every replacement of its rows (`claim`).
+# It lives in a schema of its own, beside the contract's tables, not among them.
+TABLE_WRITES = "waap_meta.table_writes"
+
+
 def create_tables(connection: duckdb.DuckDBPyConnection) -> None:
-    """Create every table of the contract that the lake lacks.
+    """Create every table of the contract, and its row in TABLE_WRITES, that the lake lacks.
 
     Writers that meet a new lake race to create its tables; the loser's commit conflicts
     and is redone, and by then `IF NOT EXISTS` finds them.
     """
     existing = {
-        name
-        for (name,) in connection.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
+        f"{schema}.{name}"
+        for schema, name in connection.execute(
+            "SELECT schema_name, table_name FROM duckdb_tables() "
+            "WHERE database_name = current_database()"
         ).fetchall()
     }
-    missing = [table for table in TABLES if table.name not in existing]
-    if missing:
-        write_transaction(
-            connection,
-            lambda lake: [lake.execute(table.create_sql()) for table in missing],
-            what="creating the tables",
+    missing = [table for table in TABLES if f"main.{table.name}" not in existing]
+    if not missing and TABLE_WRITES in existing:
+        return
+    names = ", ".join(f"('{table.name}')" for table in TABLES)
+
+    def create(lake: duckdb.DuckDBPyConnection) -> None:
+        lake.execute(f"CREATE SCHEMA IF NOT EXISTS {TABLE_WRITES.split('.')[0]}")
+        lake.execute(
+            f"CREATE TABLE IF NOT EXISTS {TABLE_WRITES} (table_name VARCHAR, writes BIGINT)"
         )
+        for table in missing:
+            lake.execute(table.create_sql())
+        lake.execute(
+            f"INSERT INTO {TABLE_WRITES} SELECT name, 0 FROM (VALUES {names}) AS t(name) "
+            f"WHERE name NOT IN (SELECT table_name FROM {TABLE_WRITES})"
+        )
+
+    write_transaction(connection, create, what="creating the tables")
+
+
+def claim(connection: duckdb.DuckDBPyConnection, table: Table) -> None:
+    """Make this transaction conflict with any other that replaces rows of `table` now.
+
+    DuckLake finds a conflict when one transaction inserts into a table another deleted
+    from. Replacing a partition that is still empty deletes nothing, so two first loads
+    of one partition would both commit: the rows twice. Every replacement also updates
+    the table's row in TABLE_WRITES, so concurrent replacements always conflict, and the
+    loser is redone on top of the winner.
+    """
+    connection.execute(
+        f"UPDATE {TABLE_WRITES} SET writes = writes + 1 WHERE table_name = ?", [table.name]
+    )
 
 
 def connect(
@@ -358,6 +389,7 @@ def replace_partition(
     condition = " AND ".join(f"{name} = ?" for name in partition)
 
     def swap(lake: duckdb.DuckDBPyConnection) -> None:
+        claim(lake, table)
         lake.execute(f"DELETE FROM {table.name} WHERE {condition}", list(partition.values()))
         _insert(lake, table, rows)
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import boto3
@@ -16,11 +17,18 @@ from moto.server import ThreadedMotoServer
 
 from waap_sessions.automation import AutomationSettings, build_lake_maintenance_job
 from waap_sessions.errors import InvalidParameterError, WarehouseConflictError, WarehouseError
-from waap_sessions.lake import LakeSettings, extension_file, open_lake, write_transaction
+from waap_sessions.lake import (
+    LakeSettings,
+    engine_connection,
+    extension_file,
+    open_lake,
+    write_transaction,
+)
 from waap_sessions.maintenance import lake_files
 from waap_sessions.resources import WarehouseResource
-from waap_sessions.warehouse import TOP_SESSIONS, connect, create_tables
+from waap_sessions.warehouse import TOP_SESSIONS, connect, create_tables, replace_partition
 from waap_sessions_tests.conftest import lake_settings, query
+from waap_sessions_tests.postgres import PostgresServer, postgres_catalog  # noqa: F401 (a fixture)
 
 
 def ranks(day: str, count: int, session: str) -> pa.Table:
@@ -253,6 +261,55 @@ def test_a_write_that_keeps_losing_fails_clearly_and_writes_nothing(lake):
         "table 3 times in a row; nothing of it was written."
     )
     assert query(lake_folder(lake), "SELECT DISTINCT session_id FROM top_sessions") == [("theirs",)]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def either_lake(request: pytest.FixtureRequest, tmp_path: Path) -> LakeSettings:
+    """A new lake with the embedded catalog, then with a PostgreSQL one."""
+    if request.param == "sqlite":
+        settings = lake_settings(tmp_path)
+    else:
+        server: PostgresServer = request.getfixturevalue("postgres_catalog")
+        settings = LakeSettings(
+            catalog=server.new_database(f"lake_{tmp_path.name.lower()}"),
+            data_path=f"{tmp_path}/data/",
+            catalog_password=server.password,
+        )
+    connect(read_only=False, settings=settings).close()
+    return settings
+
+
+def test_runs_replacing_a_partition_neither_had_loaded_leave_one_copy(either_lake):
+    """Deleting an empty partition conflicts with nothing: without `claim`, both commit."""
+    failures: list[BaseException] = []
+    for day in ("2026-11-18", "2026-11-19", "2026-11-20"):
+        start = threading.Barrier(3)
+
+        def load(run: int, day: str = day, start: threading.Barrier = start) -> None:
+            try:
+                with open_lake(either_lake, read_only=False) as connection:
+                    partition = {"day": date.fromisoformat(day), "domain_id": 1}
+                    start.wait(timeout=30)
+                    replace_partition(
+                        connection, TOP_SESSIONS, partition, ranks(day, 50, f"run{run}")
+                    )
+            except BaseException as error:  # collected for the assertion below
+                failures.append(error)
+
+        threads = [threading.Thread(target=load, args=(run,)) for run in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+
+        assert failures == []
+        with engine_connection(either_lake, read_only=True) as reader:
+            copies = reader.execute(
+                "SELECT session_id, count(*) FROM top_sessions WHERE day = ? GROUP BY ALL",
+                [date.fromisoformat(day)],
+            ).fetchall()
+        assert len(copies) == 1, (day, copies)
+        assert copies[0][1] == 50
 
 
 def test_writers_racing_on_a_new_lake_all_find_their_tables(tmp_path):
