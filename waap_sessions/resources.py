@@ -171,6 +171,7 @@ class WarehouseResource(dg.ConfigurableResource[Any]):
     catalog_password: str | None = Field(
         default=None,
         description="PostgreSQL catalog password: EnvVar('WAAP_DUCKLAKE_CATALOG_PASSWORD').",
+        repr=False,  # a resource is printed in logs and errors once its EnvVars are resolved
     )
 
     def lake_settings(self) -> LakeSettings:

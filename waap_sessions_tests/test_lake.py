@@ -102,6 +102,8 @@ def test_the_catalog_password_reaches_dagster_as_an_env_var_name(monkeypatch):
 
     assert "s3cret-catalog-pw" not in repr(resource)
     assert "WAAP_DUCKLAKE_CATALOG_PASSWORD" in repr(resource.catalog_password)
+    resolved = WarehouseResource(catalog=resource.catalog, catalog_password="s3cret-catalog-pw")
+    assert "s3cret-catalog-pw" not in repr(resolved) + str(resolved)
 
 
 def test_a_reader_before_any_load_is_told_what_to_do(tmp_path):
