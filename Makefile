@@ -22,6 +22,7 @@ pytest: $(INSTALLED)
 
 bench: $(INSTALLED)
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.lake
 
 simulate: $(INSTALLED)
 	$(BIN)/waap-sessions simulate

@@ -1,6 +1,7 @@
-"""waap_sessions: web-traffic session APIs into checked DuckDB tables, orchestrated by Dagster.
+"""waap_sessions: web-traffic session APIs into checked tables in a DuckLake, run by Dagster.
 
-The Dagster resources are the entry points; each hands out a plain API client.
+The Dagster resources are the entry points; each hands out a plain API client. Readers
+use `connect(read_only=True)`: every table of the contract by its plain name.
 """
 
 from waap_sessions.accesswatch import AccessWatchClient
@@ -11,10 +12,19 @@ from waap_sessions.errors import (
     InvalidParameterError,
     ResponseFormatError,
     WaapSessionsError,
+    WarehouseConflictError,
+    WarehouseError,
 )
 from waap_sessions.gcore import GcoreWaapClient
 from waap_sessions.http_core import HttpSettings
-from waap_sessions.resources import AccessWatchResource, AppgateSdpResource, GcoreWaapResource
+from waap_sessions.lake import LakeSettings
+from waap_sessions.resources import (
+    AccessWatchResource,
+    AppgateSdpResource,
+    GcoreWaapResource,
+    WarehouseResource,
+)
+from waap_sessions.warehouse import connect
 
 __all__ = [
     "AccessWatchClient",
@@ -27,6 +37,11 @@ __all__ = [
     "GcoreWaapResource",
     "HttpSettings",
     "InvalidParameterError",
+    "LakeSettings",
     "ResponseFormatError",
     "WaapSessionsError",
+    "WarehouseConflictError",
+    "WarehouseError",
+    "WarehouseResource",
+    "connect",
 ]

@@ -22,6 +22,7 @@ from waap_sessions.resources import (
     WarehouseResource,
 )
 from waap_sessions.simulator import Faults, Simulator, SimulatorConfig
+from waap_sessions_tests.postgres import postgres_catalog  # noqa: F401 (one server per session)
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 YESTERDAY = NOW.replace(hour=0) - timedelta(days=1)

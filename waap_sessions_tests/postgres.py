@@ -5,7 +5,7 @@ port, with password authentication only, so the catalog password really is neede
 Without the package the tests that need it are skipped, except in CI (CI=true), where
 they fail: CI installs the package, and a missing server must not pass unnoticed.
 
-Register the fixture by importing it in the test module:
+conftest.py registers the fixture, so one server serves the whole session:
 `from waap_sessions_tests.postgres import postgres_catalog`.
 """
 

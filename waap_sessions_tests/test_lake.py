@@ -28,7 +28,7 @@ from waap_sessions.maintenance import lake_files
 from waap_sessions.resources import WarehouseResource
 from waap_sessions.warehouse import TOP_SESSIONS, connect, create_tables, replace_partition
 from waap_sessions_tests.conftest import lake_settings, query
-from waap_sessions_tests.postgres import PostgresServer, postgres_catalog  # noqa: F401 (a fixture)
+from waap_sessions_tests.postgres import PostgresServer
 
 
 def ranks(day: str, count: int, session: str) -> pa.Table:
