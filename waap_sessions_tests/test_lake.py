@@ -367,8 +367,10 @@ def test_housekeeping_merges_expires_and_deletes_and_reports_it(lake):
     (output,) = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
     metadata = {k: v.value for k, v in output.step_output_data.metadata.items()}
     assert metadata["stored_files_before"] >= 9
-    assert metadata["stored_files_after"] == metadata["live_files_after"] == 1
+    # top_sessions' last file, and waap_meta.table_writes' (flushed from the catalog).
+    assert metadata["stored_files_after"] == metadata["live_files_after"] == 2
     assert metadata["snapshots_after"] < metadata["snapshots_before"]
+    assert len(list((folder / "data" / "main" / "top_sessions").glob("*.parquet"))) == 1
     assert not orphan.exists()
     assert query(folder, "SELECT session_id, count(*) FROM top_sessions GROUP BY ALL") == [
         ("s7", 50)
@@ -392,8 +394,11 @@ def test_housekeeping_keeps_what_a_reader_may_still_need(lake):
 
     (output,) = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
     metadata = {k: v.value for k, v in output.step_output_data.metadata.items()}
-    assert metadata["stored_files_after"] == metadata["stored_files_before"] == 3
-    assert metadata["snapshots_after"] == metadata["snapshots_before"]
+    # Nothing expired, nothing deleted (flushing the catalog's inlined rows adds a file).
+    assert metadata["stored_files_after"] >= metadata["stored_files_before"] >= 3
+    assert metadata["snapshots_after"] >= metadata["snapshots_before"]
+    top_sessions_files = lake_folder(lake) / "data" / "main" / "top_sessions"
+    assert len(list(top_sessions_files.glob("*.parquet"))) == 3
 
 
 def test_a_grace_longer_than_the_retention_is_refused():
