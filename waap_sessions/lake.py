@@ -58,9 +58,13 @@ EXTENSION_PACKAGES = {
     "postgres_scanner": "duckdb_extension_postgres_scanner",
     "httpfs": "duckdb_extension_httpfs",
 }
-# A commit that lost to another writer: DuckLake's conflict (PostgreSQL catalog) or a
-# SQLite catalog busy with another writer's commit.
-_CONFLICT = re.compile(r"Transaction conflict|database is locked|Failed to commit DuckLake")
+# A commit that lost to another writer: DuckLake's conflict (PostgreSQL catalog), a
+# SQLite catalog busy with another writer's commit, or a step (housekeeping's flush of
+# inlined rows) whose transaction such a lost race aborted halfway.
+_CONFLICT = re.compile(
+    r"Transaction conflict|database is locked|Failed to commit DuckLake"
+    r"|Current transaction is aborted"
+)
 # Tries of a write that keeps losing commit conflicts: at most about a minute of backoff
 # in all (half that on average), so a write among several busy writers gets its turn.
 WRITE_ATTEMPTS = 20
