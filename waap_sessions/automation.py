@@ -293,6 +293,10 @@ def build_automation(settings: AutomationSettings) -> AutomationDefs:
         job=gcore_partition_job,
         minimum_interval_seconds=settings.domain_sensor_interval_s,
         default_status=settings.sensor_status,
+        description=(
+            "Adds the account's new Gcore domains as partitions and loads their last "
+            f"{settings.backfill_days} days and today."
+        ),
     )
     def gcore_domain_sensor(
         context: dg.SensorEvaluationContext, gcore: GcoreWaapResource
@@ -321,6 +325,7 @@ def build_automation(settings: AutomationSettings) -> AutomationDefs:
         cron_schedule=settings.daily_cron,
         execution_timezone=TIMEZONE,
         default_status=settings.schedule_status,
+        description="Loads yesterday, now complete, for every known domain.",
     )
     def gcore_daily_schedule(
         context: dg.ScheduleEvaluationContext,
@@ -334,6 +339,7 @@ def build_automation(settings: AutomationSettings) -> AutomationDefs:
         cron_schedule=settings.intraday_cron,
         execution_timezone=TIMEZONE,
         default_status=settings.schedule_status,
+        description="Reloads today's partition, so far, for every known domain.",
     )
     def gcore_intraday_schedule(
         context: dg.ScheduleEvaluationContext,

@@ -408,3 +408,8 @@ def test_the_definitions_with_automation_are_loadable(simulator, tmp_path):
         "gcore_domain_sensor",
         "summaries_automation_sensor",
     }
+    # The UI shows a description beside each.
+    described = [*repository.schedule_defs, *repository.sensor_defs, *repository.get_all_jobs()]
+    assert all(d.description for d in described if not d.name.startswith("__")), [
+        d.name for d in described if not d.description
+    ]
