@@ -163,17 +163,13 @@ def extension_file(name: str) -> Path:
     """The extension binary shipped in its `duckdb-extension-*` wheel for this DuckDB."""
     package = EXTENSION_PACKAGES[name]
     spec = importlib.util.find_spec(package)
-    folder = Path(spec.origin).parent if spec and spec.origin else None
-    path = (
-        folder / "extensions" / f"v{duckdb.__version__}" / f"{name}.duckdb_extension"
-        if folder
-        else None
-    )
-    if path is None or not path.exists():
-        wheel = package.replace("_", "-")
+    wheel_folder = Path(spec.origin).parent if spec and spec.origin else Path(package)
+    path = wheel_folder / "extensions" / f"v{duckdb.__version__}" / f"{name}.duckdb_extension"
+    if not path.exists():
         raise WarehouseError(
             f"DuckDB extension {name} for DuckDB {duckdb.__version__} is not installed: "
-            f"install {wheel}=={duckdb.__version__} (see the README's 'DuckDB version')"
+            f"install {package.replace('_', '-')}=={duckdb.__version__} "
+            "(see the README's 'DuckDB version')"
         )
     return path
 
