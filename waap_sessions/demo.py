@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -101,12 +102,15 @@ def run_demo(config: SimulatorConfig | None = None, out: Printer = print) -> Non
                 f"{len(keys)} partitions (the last days and today of every domain), "
                 f"{PARALLEL_RUNS} runs at a time, each in its own process."
             )
-            commands = {str(key): [partition_command(str(key))] for key in keys}
+            commands = {str(key): [partition_launch(str(key))] for key in keys}
             # The automation sensor refreshes active_sessions, checks included, after the
             # snapshots; the demo has no daemon running, so it runs it itself.
             commands["snapshots"] = [
-                ["job", "execute", "-j", "snapshot_job"],
-                ["asset", "materialize", "--select", active_sessions.key.to_user_string()],
+                Launch(["job", "execute", "-j", "snapshot_job"], "snapshot_job"),
+                Launch(
+                    ["asset", "materialize", "--select", active_sessions.key.to_user_string()],
+                    "__ASSET_JOB",
+                ),
             ]
             started, wall_clock = time.monotonic(), time.time()
             with ThreadPoolExecutor(PARALLEL_RUNS) as pool:
@@ -123,40 +127,44 @@ def run_demo(config: SimulatorConfig | None = None, out: Printer = print) -> Non
         show_summaries(lake, out)
 
 
-def partition_command(key: str) -> list[str]:
+@dataclass(frozen=True)
+class Launch:
+    """One `dagster` command, and what finds the run it makes: its job and tags."""
+
+    arguments: list[str]
+    job: str
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def partition_launch(key: str) -> Launch:
     """`dagster job execute` of gcore_partition_job for one partition, as a schedule's run."""
     tags = request_partitions.get_tags_for_partition_key(
         request_partitions.get_partition_key_from_str(key)
     )
-    return ["job", "execute", "-j", "gcore_partition_job", "--tags", json.dumps(tags)]
+    arguments = ["job", "execute", "-j", "gcore_partition_job", "--tags", json.dumps(tags)]
+    return Launch(arguments, "gcore_partition_job", dict(tags))
 
 
-def run_in_processes(instance: dg.DagsterInstance, name: str, steps: list[list[str]]) -> str:
+def run_in_processes(instance: dg.DagsterInstance, name: str, steps: list[Launch]) -> str:
     """Run each `dagster` command in turn in its own process; describe what the runs did."""
     dagster = Path(sys.executable).with_name("dagster")
     outcomes = []
-    for arguments in steps:
-        started = time.time()
+    for step in steps:
+        started = _utc(time.time())
         finished = subprocess.run(  # noqa: S603 (our own dagster, our own arguments)
-            [str(dagster), *arguments, "-m", "waap_sessions.definitions"],
+            [str(dagster), *step.arguments, "-m", "waap_sessions.definitions"],
             capture_output=True,
             text=True,
             check=False,
         )
-        if finished.returncode != 0 and "RUN_" not in finished.stderr:
+        runs = instance.get_run_records(
+            filters=dg.RunsFilter(job_name=step.job, tags=step.tags, created_after=started),
+            limit=1,
+        )
+        if not runs:
             return f"failed to start: {finished.stderr.strip().splitlines()[-1:]}"
-        outcomes.append(_outcome(instance, latest_run_id(instance, arguments, started)))
+        outcomes.append(_outcome(instance, runs[0].dagster_run.run_id))
     return "; ".join(outcomes)
-
-
-def latest_run_id(instance: dg.DagsterInstance, arguments: list[str], since: float) -> str:
-    """The run a `dagster` command just made: the newest of its job since it started."""
-    job = arguments[arguments.index("-j") + 1] if "-j" in arguments else "__ASSET_JOB"
-    tags = json.loads(arguments[arguments.index("--tags") + 1]) if "--tags" in arguments else {}
-    runs = instance.get_run_records(
-        filters=dg.RunsFilter(job_name=job, tags=tags, created_after=_utc(since)), limit=1
-    )
-    return runs[0].dagster_run.run_id
 
 
 def most_runs_at_once(instance: dg.DagsterInstance, started_at: float) -> int:
