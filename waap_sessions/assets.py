@@ -1,25 +1,30 @@
 """The software-defined assets: four raw tables loaded from the APIs, two summaries in SQL.
 
-Every asset reads all it needs from its API before it opens the warehouse, then writes
-in one short transaction: a failed read leaves the table as it was, and a run that loses
-a commit conflict to another run writing the same table redoes only that transaction.
-Runs of different partitions load in parallel.
+Each builder makes one table's asset from the `AssetSpec` the translator gave it, so
+keys, groups and owners are the user's while the code is the same. Every asset reads all
+it needs for a partition from its API before it opens the warehouse, then writes in one
+short transaction: a failed read leaves the table as it was, and a run that loses a
+commit conflict to another run writing the same table redoes only that transaction.
+A run of a partition range (a backfill) loads its partitions one after the other.
 """
 
 import json
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import dagster as dg
-from dagster._core.definitions.metadata.metadata_set import TableMetadataSet
 from pydantic import Field
 
 from waap_sessions.accesswatch import Session
 from waap_sessions.appgate import ActiveSessionsDashboard
-from waap_sessions.gcore import RequestSummary, TopSession
+from waap_sessions.errors import WaapSessionsError
+from waap_sessions.gcore import GcoreWaapClient, RequestSummary, TopSession
 from waap_sessions.http_core import map_in_order
+from waap_sessions.partitions import parse_partition_key
 from waap_sessions.resources import (
     AccessWatchResource,
     AppgateSdpResource,
@@ -27,6 +32,7 @@ from waap_sessions.resources import (
     WarehouseResource,
 )
 from waap_sessions.summaries import refresh_active_sessions, refresh_top_sessions
+from waap_sessions.translator import table_metadata
 from waap_sessions.warehouse import (
     ACCESSWATCH_SESSIONS,
     ACTIVE_SESSIONS,
@@ -37,57 +43,72 @@ from waap_sessions.warehouse import (
     Table,
     append,
     arrow_rows,
+    domain_names,
+    record_domains,
     replace_partition,
+    table_rows,
 )
 
-GROUP = "waap_sessions"
-OWNERS = ["team:data-platform"]
-FIRST_DAY = "2026-01-01"
-# The metadata key under which gcore_requests records the API's count (its check reads it).
-API_REPORTED_COUNT = "api_reported_count"
-
-domain_partitions = dg.DynamicPartitionsDefinition(name="gcore_domains")
-# UTC days up to and including today (end_offset=1), times the account's domains.
-request_partitions = dg.MultiPartitionsDefinition(
-    {
-        "date": dg.DailyPartitionsDefinition(start_date=FIRST_DAY, end_offset=1),
-        "domain": domain_partitions,
-    }
-)
+# How many partitions a range run lists, one by one, in its metadata.
+LISTED_PARTITIONS = 100
 
 
-def table_metadata(table: Table, row_count: int | None = None) -> dict[str, Any]:
-    """Dagster's standard table metadata: column schema, table name and, after a run, rows."""
-    return dict(
-        TableMetadataSet(
-            column_schema=table.column_schema(), table_name=table.name, row_count=row_count
-        )
-    )
+@dataclass(frozen=True)
+class AssetOptions:
+    """What the factory decides for every asset: how ranges run and which pool bounds them."""
+
+    backfill_policy: dg.BackfillPolicy | None
+    pool: str | None
+
+
+AssetBuilder = Callable[[dg.AssetSpec, AssetOptions], dg.AssetsDefinition]
+
+
+def op_name(spec: dg.AssetSpec) -> str:
+    """The asset's op name, unique because its key is: `security/gcore_requests` ->
+    `security__gcore_requests`."""
+    return spec.key.to_python_identifier()
 
 
 def table_asset(
-    table: Table, *, kinds: set[str], **asset_arguments: Any
+    spec: dg.AssetSpec, options: AssetOptions, **arguments: Any
 ) -> Callable[[Callable[..., Any]], dg.AssetsDefinition]:
-    """`@dg.asset` for one table of the contract, named, described and typed after it.
-
-    Its column schema is definition metadata, shown in the UI before any run.
-    """
-    decorator: Callable[[Callable[..., Any]], dg.AssetsDefinition] = dg.asset(
-        name=table.name,
-        description=table.description,
-        group_name=GROUP,
-        owners=OWNERS,
-        kinds=kinds,
-        metadata=table_metadata(table),
-        **asset_arguments,
+    """`@dg.multi_asset` of one spec: the translator's spec, the factory's options."""
+    partitioned = spec.partitions_def is not None
+    decorator: Callable[[Callable[..., Any]], dg.AssetsDefinition] = dg.multi_asset(
+        specs=[spec],
+        name=op_name(spec),
+        backfill_policy=options.backfill_policy if partitioned else None,
+        pool=options.pool,
+        **arguments,
     )
     return decorator
 
 
-def partition_of(context: dg.AssetExecutionContext) -> tuple[date, int]:
-    """The UTC day and Gcore domain id of the run's partition."""
-    keys = context.partition_key.keys_by_dimension
-    return date.fromisoformat(keys["date"]), int(keys["domain"])
+@dataclass(frozen=True)
+class PartitionLoad:
+    """What loading one partition took and wrote, for its log line and the run's metadata."""
+
+    partition: str
+    rows: int
+    seconds: float
+    requests: int
+    retries: int
+    pages: int = 0
+    windows: int = 0
+    api_reported_count: int | None = None
+    blocked: int = 0
+    duplicates_skipped: int = 0
+
+    def describe(self) -> str:
+        """The log line, e.g. `2026-11-19|1001: 3,112 rows written (4 pages, 1 window, ...)`."""
+        details = []
+        if self.pages:
+            details.append(f"{self.pages} pages, {self.windows} query window(s)")
+        if self.requests:
+            details.append(f"{self.requests} HTTP requests, {self.retries} retries")
+        details.append(f"{self.seconds:.1f} s")
+        return f"{self.partition}: {self.rows:,} rows written ({', '.join(details)})"
 
 
 def day_window(day: date, now: datetime) -> tuple[datetime, datetime | None]:
@@ -99,46 +120,136 @@ def day_window(day: date, now: datetime) -> tuple[datetime, datetime | None]:
     return start, (None if end > now else end)
 
 
-@table_asset(
-    GCORE_REQUESTS,
-    kinds={"gcore", "duckdb"},
-    partitions_def=request_partitions,
-)
-def gcore_requests(
-    context: dg.AssetExecutionContext, gcore: GcoreWaapResource, warehouse: WarehouseResource
-) -> dg.MaterializeResult[Any]:
-    """Every request of one domain on one UTC day, replacing that partition."""
-    day, domain_id = partition_of(context)
+def partition_metadata(
+    table: Table, loads: list[PartitionLoad], warehouse: WarehouseResource
+) -> dict[str, Any]:
+    """Metadata of a run of one partition or a range: rows per partition, and the table's.
+
+    One partition's rows go in `dagster/partition_row_count`, its domain's name (as the
+    lake records it) in `waap/domain_name`. A range run gives every partition the same
+    metadata (Dagster keeps one set per step), so it lists each partition's load and
+    domain name instead, under `waap/partitions`.
+    """
+    with warehouse.read_only_connection() as connection:
+        total = table_rows(connection, table)
+        names = domain_names(connection)
+    single = loads[0] if len(loads) == 1 else None
+    metadata = table_metadata(
+        table, row_count=total, partition_row_count=single.rows if single else None
+    )
+    metadata["waap/rows_written"] = sum(load.rows for load in loads)
+    if single is None:
+        metadata["waap/partitions_loaded"] = len(loads)
+        metadata["waap/partitions"] = dg.MetadataValue.json(
+            [
+                {**asdict(load), "domain_name": names.get(parse_partition_key(load.partition)[1])}
+                for load in loads[:LISTED_PARTITIONS]
+            ]
+        )
+    elif name := names.get(parse_partition_key(single.partition)[1]):
+        metadata["waap/domain_name"] = name
+    return metadata
+
+
+def traffic_metadata(client: GcoreWaapClient) -> dict[str, Any]:
+    """The HTTP counters of the run's client, as `waap/http_*`."""
+    return {f"waap/http_{name}": value for name, value in client.http.stats.snapshot().items()}
+
+
+def build_gcore_requests(spec: dg.AssetSpec, options: AssetOptions) -> dg.AssetsDefinition:
+    """gcore_requests: every request of a domain on a UTC day, each partition replaced."""
+
+    @table_asset(spec, options)
+    def load_requests(
+        context: dg.AssetExecutionContext, gcore: GcoreWaapResource, warehouse: WarehouseResource
+    ) -> dg.MaterializeResult[Any]:
+        """Every request of one domain on one UTC day, replacing that partition."""
+        with gcore.get_client() as client:
+            loads = [
+                load_requests_partition(context, client, warehouse, key)
+                for key in context.partition_keys
+            ]
+            traffic = traffic_metadata(client)
+            drift = dict(client.schema_drift)
+            record_missing_domain_names(context, client, warehouse, loads)
+        metadata = partition_metadata(GCORE_REQUESTS, loads, warehouse)
+        if len(loads) == 1:
+            (load,) = loads
+            metadata["waap/api_reported_count"] = load.api_reported_count
+            metadata["waap/blocked_share"] = (
+                round(load.blocked / load.rows, 4) if load.rows else 0.0
+            )
+            metadata["waap/pages"] = load.pages
+            metadata["waap/query_windows"] = load.windows
+            metadata["waap/duplicates_skipped"] = load.duplicates_skipped
+        return dg.MaterializeResult(
+            metadata={**metadata, **traffic, "waap/schema_drift": dg.MetadataValue.json(drift)}
+        )
+
+    return load_requests
+
+
+def record_missing_domain_names(
+    context: dg.AssetExecutionContext,
+    client: GcoreWaapClient,
+    warehouse: WarehouseResource,
+    loads: list[PartitionLoad],
+) -> None:
+    """Make sure the lake names every domain the run loaded, for the run's metadata.
+
+    The domain sensor records the names; a domain added by hand, or a lake older than
+    the names, lacks them: then one call to the domains API records every domain's. A
+    failed call costs the names, never the load, which is committed already.
+    """
+    loaded = {parse_partition_key(load.partition)[1] for load in loads}
+    with warehouse.read_only_connection() as connection:
+        if loaded <= domain_names(connection).keys():
+            return
+    try:
+        names = {domain.id: domain.name for domain in client.iter_domains()}
+    except WaapSessionsError as error:
+        context.log.warning(f"Domain names left out of the metadata: {error}")
+        return
+    with warehouse.get_connection() as connection:
+        record_domains(connection, names)
+
+
+def load_requests_partition(
+    context: dg.AssetExecutionContext,
+    client: GcoreWaapClient,
+    warehouse: WarehouseResource,
+    key: str,
+) -> PartitionLoad:
+    """Read one partition's requests from Gcore, then replace the partition with them."""
+    started, before = time.monotonic(), client.http.stats.snapshot()
+    day, domain_id = parse_partition_key(key)
     loaded_at = datetime.now(UTC)
     start, end = day_window(day, loaded_at)
-    with gcore.get_client() as client:
-        stream = client.iter_requests(start, end, domains=[domain_id])
-        rows = list(stream)
-        traffic = client.http.stats.snapshot()
-        drift = dict(client.schema_drift)
-    columns = request_columns(rows, day, loaded_at)
+    stream = client.iter_requests(start, end, domains=[domain_id])
+    rows = list(stream)
     with warehouse.get_connection() as connection:
         replace_partition(
             connection,
             GCORE_REQUESTS,
             {"day": day, "domain_id": domain_id},
-            arrow_rows(GCORE_REQUESTS, columns),
+            arrow_rows(GCORE_REQUESTS, request_columns(rows, day, loaded_at)),
+            api_reported_count=stream.reported_count,
         )
-    blocked = sum(row.decision == "blocked" for row in rows)
-    return dg.MaterializeResult(
-        metadata={
-            **table_metadata(GCORE_REQUESTS, len(rows)),
-            "requests": len(rows),
-            "blocked_share": round(blocked / len(rows), 4) if rows else 0.0,
-            API_REPORTED_COUNT: stream.reported_count,
-            "pages": stream.pages,
-            "query_windows": stream.windows,
-            "duplicates_skipped": stream.duplicates,
-            "window": f"[{start.isoformat()}, {(end or loaded_at).isoformat()})",
-            **{f"http_{name}": value for name, value in traffic.items()},
-            "schema_drift": dg.MetadataValue.json(drift),
-        }
+    after = client.http.stats.snapshot()
+    load = PartitionLoad(
+        partition=key,
+        rows=len(rows),
+        seconds=round(time.monotonic() - started, 3),
+        requests=int(after["requests"] - before["requests"]),
+        retries=int(after["retries"] - before["retries"]),
+        pages=stream.pages,
+        windows=stream.windows,
+        api_reported_count=stream.reported_count,
+        blocked=sum(row.decision == "blocked" for row in rows),
+        duplicates_skipped=stream.duplicates,
     )
+    context.log.info(load.describe())
+    return load
 
 
 def request_columns(
@@ -165,39 +276,56 @@ class TopSessionsConfig(dg.Config):
     top_ips: int = Field(default=10, ge=1, le=1000)
 
 
-@table_asset(
-    GCORE_IP_TOP_SESSIONS,
-    kinds={"gcore", "duckdb"},
-    partitions_def=request_partitions,
-    deps=[gcore_requests],
-)
-def gcore_ip_top_sessions(
+def build_gcore_ip_top_sessions(spec: dg.AssetSpec, options: AssetOptions) -> dg.AssetsDefinition:
+    """gcore_ip_top_sessions: IP Spotlight for each partition's busiest IPs."""
+
+    @table_asset(spec, options)
+    def load_ip_top_sessions(
+        context: dg.AssetExecutionContext,
+        config: TopSessionsConfig,
+        gcore: GcoreWaapResource,
+        warehouse: WarehouseResource,
+    ) -> dg.MaterializeResult[Any]:
+        """IP Spotlight for the partition's busiest IPs, replacing that partition."""
+        with gcore.get_client() as client:
+            loads = [
+                load_ip_top_sessions_partition(context, client, warehouse, key, config.top_ips)
+                for key in context.partition_keys
+            ]
+            traffic = traffic_metadata(client)
+        metadata = partition_metadata(GCORE_IP_TOP_SESSIONS, loads, warehouse)
+        return dg.MaterializeResult(metadata={**metadata, **traffic})
+
+    return load_ip_top_sessions
+
+
+def load_ip_top_sessions_partition(
     context: dg.AssetExecutionContext,
-    config: TopSessionsConfig,
-    gcore: GcoreWaapResource,
+    client: GcoreWaapClient,
     warehouse: WarehouseResource,
-) -> dg.MaterializeResult[Any]:
-    """IP Spotlight for the partition's busiest IPs, replacing that partition."""
-    day, domain_id = partition_of(context)
+    key: str,
+    top_ips: int,
+) -> PartitionLoad:
+    """Look up one partition's busiest IPs, then replace the partition with the answers."""
+    started, before = time.monotonic(), client.http.stats.snapshot()
+    day, domain_id = parse_partition_key(key)
     with warehouse.read_only_connection() as connection:
         busiest = [
             ip
             for (ip,) in connection.execute(
-                "SELECT client_ip FROM gcore_requests WHERE day = ? AND domain_id = ? "
+                f"SELECT client_ip FROM {GCORE_REQUESTS.name} WHERE day = ? AND domain_id = ? "
                 "GROUP BY client_ip ORDER BY count(*) DESC, client_ip LIMIT ?",
-                [day, domain_id, config.top_ips],
+                [day, domain_id, top_ips],
             ).fetchall()
         ]
     fetched_at = datetime.now(UTC)
-    with gcore.get_client() as client:
-        answers = list(
-            map_in_order(
-                lambda ip: client.get_top_sessions(ip, domain_id),
-                busiest,
-                workers=client.http.settings.max_in_flight,
-            )
+    answers = list(
+        map_in_order(
+            lambda ip: client.get_top_sessions(ip, domain_id),
+            busiest,
+            workers=client.http.settings.max_in_flight,
         )
-        traffic = client.http.stats.snapshot()
+    )
     columns = top_session_columns(domain_id, day, busiest, answers, fetched_at)
     with warehouse.get_connection() as connection:
         replace_partition(
@@ -206,14 +334,16 @@ def gcore_ip_top_sessions(
             {"day": day, "domain_id": domain_id},
             arrow_rows(GCORE_IP_TOP_SESSIONS, columns),
         )
-    row_count = len(columns["session_id"])
-    return dg.MaterializeResult(
-        metadata={
-            **table_metadata(GCORE_IP_TOP_SESSIONS, row_count),
-            "ips_looked_up": len(busiest),
-            **{f"http_{name}": value for name, value in traffic.items()},
-        }
+    after = client.http.stats.snapshot()
+    load = PartitionLoad(
+        partition=key,
+        rows=len(columns["session_id"]),
+        seconds=round(time.monotonic() - started, 3),
+        requests=int(after["requests"] - before["requests"]),
+        retries=int(after["retries"] - before["retries"]),
     )
+    context.log.info(f"{load.describe()}; {len(busiest)} IPs looked up")
+    return load
 
 
 def top_session_columns(
@@ -243,35 +373,50 @@ def top_session_columns(
     }
 
 
+def append_snapshot(
+    warehouse: WarehouseResource, table: Table, columns: dict[str, list[Any]]
+) -> int:
+    """Append one snapshot's rows to `table` in one transaction; the table's rows after."""
+    with warehouse.get_connection() as connection:
+        append(connection, table, arrow_rows(table, columns))
+        return table_rows(connection, table)
+
+
 class SnapshotConfig(dg.Config):
     """How many Access Watch sessions one snapshot asks for."""
 
     limit: int = Field(default=1000, ge=1)
 
 
-@table_asset(ACCESSWATCH_SESSIONS, kinds={"accesswatch", "duckdb"})
-def accesswatch_sessions(
-    config: SnapshotConfig, accesswatch: AccessWatchResource, warehouse: WarehouseResource
-) -> dg.MaterializeResult[Any]:
-    """Appends one snapshot of the current Access Watch sessions."""
-    snapshot_at = datetime.now(UTC)
-    with accesswatch.get_client() as client:
-        sessions = client.get_sessions(limit=config.limit)
-    with warehouse.get_connection() as connection:
-        append(
-            connection,
-            ACCESSWATCH_SESSIONS,
-            arrow_rows(ACCESSWATCH_SESSIONS, session_columns(sessions, snapshot_at)),
+def build_accesswatch_sessions(spec: dg.AssetSpec, options: AssetOptions) -> dg.AssetsDefinition:
+    """accesswatch_sessions: one snapshot of the current sessions per run, appended."""
+
+    @table_asset(spec, options)
+    def snapshot_accesswatch_sessions(
+        context: dg.AssetExecutionContext,
+        config: SnapshotConfig,
+        accesswatch: AccessWatchResource,
+        warehouse: WarehouseResource,
+    ) -> dg.MaterializeResult[Any]:
+        """Appends one snapshot of the current Access Watch sessions."""
+        snapshot_at = datetime.now(UTC)
+        with accesswatch.get_client() as client:
+            sessions = client.get_sessions(limit=config.limit)
+        total = append_snapshot(
+            warehouse, ACCESSWATCH_SESSIONS, session_columns(sessions, snapshot_at)
         )
-    statuses = Counter(session.reputation.status for session in sessions)
-    return dg.MaterializeResult(
-        metadata={
-            **table_metadata(ACCESSWATCH_SESSIONS, len(sessions)),
-            "active_sessions": len(sessions),
-            "snapshot_at": snapshot_at.isoformat(),
-            **{f"reputation_{status}": count for status, count in sorted(statuses.items())},
-        }
-    )
+        context.log.info(f"Snapshot of {len(sessions):,} Access Watch sessions appended")
+        statuses = Counter(session.reputation.status for session in sessions)
+        return dg.MaterializeResult(
+            metadata={
+                **table_metadata(ACCESSWATCH_SESSIONS, row_count=total),
+                "waap/rows_written": len(sessions),
+                "waap/snapshot_at": snapshot_at.isoformat(),
+                **{f"waap/reputation_{status}": n for status, n in sorted(statuses.items())},
+            }
+        )
+
+    return snapshot_accesswatch_sessions
 
 
 def session_columns(sessions: Iterable[Session], snapshot_at: datetime) -> dict[str, list[Any]]:
@@ -311,29 +456,33 @@ def session_columns(sessions: Iterable[Session], snapshot_at: datetime) -> dict[
     return {name: [row[name] for row in flat] for name in ACCESSWATCH_SESSIONS.column_names}
 
 
-@table_asset(APPGATE_ACTIVE_SESSIONS, kinds={"appgate", "duckdb"})
-def appgate_active_sessions(
-    appgate: AppgateSdpResource, warehouse: WarehouseResource
-) -> dg.MaterializeResult[Any]:
-    """Appends one snapshot of the Appgate SDP active-sessions dashboard."""
-    snapshot_at = datetime.now(UTC)
-    with appgate.get_client() as client:
-        dashboard = client.get_active_sessions_dashboard()
-    with warehouse.get_connection() as connection:
-        append(
-            connection,
-            APPGATE_ACTIVE_SESSIONS,
-            arrow_rows(APPGATE_ACTIVE_SESSIONS, dashboard_columns(dashboard, snapshot_at)),
+def build_appgate_active_sessions(spec: dg.AssetSpec, options: AssetOptions) -> dg.AssetsDefinition:
+    """appgate_active_sessions: one dashboard snapshot per run, appended."""
+
+    @table_asset(spec, options)
+    def snapshot_appgate_active_sessions(
+        context: dg.AssetExecutionContext, appgate: AppgateSdpResource, warehouse: WarehouseResource
+    ) -> dg.MaterializeResult[Any]:
+        """Appends one snapshot of the Appgate SDP active-sessions dashboard."""
+        snapshot_at = datetime.now(UTC)
+        with appgate.get_client() as client:
+            dashboard = client.get_active_sessions_dashboard()
+        total = append_snapshot(
+            warehouse, APPGATE_ACTIVE_SESSIONS, dashboard_columns(dashboard, snapshot_at)
         )
-    return dg.MaterializeResult(
-        metadata={
-            **table_metadata(APPGATE_ACTIVE_SESSIONS, 1),
-            "active_sessions": dashboard.total_count,
-            "locations": len(dashboard.geo_ip_data),
-            "client_versions": len(dashboard.versions),
-            "snapshot_at": snapshot_at.isoformat(),
-        }
-    )
+        context.log.info(f"Appgate snapshot appended: {dashboard.total_count:,} active sessions")
+        return dg.MaterializeResult(
+            metadata={
+                **table_metadata(APPGATE_ACTIVE_SESSIONS, row_count=total),
+                "waap/rows_written": 1,
+                "waap/active_sessions": dashboard.total_count,
+                "waap/locations": len(dashboard.geo_ip_data),
+                "waap/client_versions": len(dashboard.versions),
+                "waap/snapshot_at": snapshot_at.isoformat(),
+            }
+        )
+
+    return snapshot_appgate_active_sessions
 
 
 def dashboard_columns(
@@ -369,48 +518,59 @@ def dashboard_columns(
     }
 
 
-@table_asset(
-    TOP_SESSIONS,
-    kinds={"duckdb", "sql"},
-    partitions_def=request_partitions,
-    deps=[gcore_requests],
-)
-def top_sessions(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource
-) -> dg.MaterializeResult[Any]:
-    """The day's 10 busiest sessions of the domain, recomputed from gcore_requests."""
-    day, domain_id = partition_of(context)
-    with warehouse.get_connection() as connection:
-        row_count = refresh_top_sessions(connection, day, domain_id)
-    return dg.MaterializeResult(metadata=table_metadata(TOP_SESSIONS, row_count))
+def build_top_sessions(spec: dg.AssetSpec, options: AssetOptions) -> dg.AssetsDefinition:
+    """top_sessions: each partition's 10 busiest sessions, recomputed from gcore_requests."""
+
+    @table_asset(spec, options)
+    def compute_top_sessions(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    ) -> dg.MaterializeResult[Any]:
+        """The day's 10 busiest sessions of the domain, recomputed from gcore_requests."""
+        loads = []
+        for key in context.partition_keys:
+            started = time.monotonic()
+            day, domain_id = parse_partition_key(key)
+            with warehouse.get_connection() as connection:
+                rows = refresh_top_sessions(connection, day, domain_id)
+            load = PartitionLoad(key, rows, round(time.monotonic() - started, 3), 0, 0)
+            context.log.info(load.describe())
+            loads.append(load)
+        return dg.MaterializeResult(metadata=partition_metadata(TOP_SESSIONS, loads, warehouse))
+
+    return compute_top_sessions
 
 
-@table_asset(
-    ACTIVE_SESSIONS,
-    kinds={"duckdb", "sql"},
-    deps=[accesswatch_sessions, appgate_active_sessions],
-)
-def active_sessions(warehouse: WarehouseResource) -> dg.MaterializeResult[Any]:
-    """The active-session time series, recomputed from every snapshot."""
-    with warehouse.get_connection() as connection:
-        row_count = refresh_active_sessions(connection)
-        latest = connection.execute(
-            "SELECT source, sessions FROM active_sessions WHERE dimension = 'total' "
-            "QUALIFY row_number() OVER (PARTITION BY source ORDER BY snapshot_at DESC) = 1"
-        ).fetchall()
-    return dg.MaterializeResult(
-        metadata={
-            **table_metadata(ACTIVE_SESSIONS, row_count),
-            **{f"active_sessions_{source}": sessions for source, sessions in latest},
-        }
-    )
+def build_active_sessions(spec: dg.AssetSpec, options: AssetOptions) -> dg.AssetsDefinition:
+    """active_sessions: the time series of every snapshot, recomputed whole."""
+
+    @table_asset(spec, options)
+    def compute_active_sessions(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    ) -> dg.MaterializeResult[Any]:
+        """The active-session time series, recomputed from every snapshot."""
+        with warehouse.get_connection() as connection:
+            row_count = refresh_active_sessions(connection)
+            latest = connection.execute(
+                f"SELECT source, sessions FROM {ACTIVE_SESSIONS.name} WHERE dimension = 'total' "
+                "QUALIFY row_number() OVER (PARTITION BY source ORDER BY snapshot_at DESC) = 1"
+            ).fetchall()
+        context.log.info(f"{ACTIVE_SESSIONS.name} recomputed: {row_count:,} rows")
+        return dg.MaterializeResult(
+            metadata={
+                **table_metadata(ACTIVE_SESSIONS, row_count=row_count),
+                **{f"waap/active_sessions_{source}": sessions for source, sessions in latest},
+            }
+        )
+
+    return compute_active_sessions
 
 
-ASSETS = [
-    gcore_requests,
-    gcore_ip_top_sessions,
-    accesswatch_sessions,
-    appgate_active_sessions,
-    top_sessions,
-    active_sessions,
-]
+# The builder of each table's asset, by table name.
+BUILDERS: dict[str, AssetBuilder] = {
+    GCORE_REQUESTS.name: build_gcore_requests,
+    GCORE_IP_TOP_SESSIONS.name: build_gcore_ip_top_sessions,
+    ACCESSWATCH_SESSIONS.name: build_accesswatch_sessions,
+    APPGATE_ACTIVE_SESSIONS.name: build_appgate_active_sessions,
+    TOP_SESSIONS.name: build_top_sessions,
+    ACTIVE_SESSIONS.name: build_active_sessions,
+}

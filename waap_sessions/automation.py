@@ -10,15 +10,15 @@ Everything is built from `AutomationSettings`, so a deployment tunes the clocks 
 it all) through environment variables, without touching code:
 
     settings = AutomationSettings.from_env()
-    automation = build_automation(settings)
-    defs = dg.Definitions.merge(
-        dg.Definitions(assets=with_automation(ASSETS, settings), resources=...),
-        automation.definitions(),
-    )
+    defs = build_waap_sessions_definitions(automation=settings, ...)
+
+Jobs, schedules and sensors exist only for the selected sources, and target the assets
+by their translated keys.
 """
 
 import itertools
-from collections.abc import Sequence
+import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -29,19 +29,24 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 from dagster._utils.schedules import cron_string_iterator, is_valid_cron_string
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from waap_sessions.assets import (
-    FIRST_DAY,
-    accesswatch_sessions,
-    active_sessions,
-    appgate_active_sessions,
-    domain_partitions,
-    gcore_ip_top_sessions,
-    gcore_requests,
-    top_sessions,
-)
+from waap_sessions.errors import WarehouseError
 from waap_sessions.maintenance import maintain
 from waap_sessions.models import settings_from_env
+from waap_sessions.partitions import days_up_to, domain_partitions, keys_of
 from waap_sessions.resources import GcoreWaapResource, WarehouseResource
+from waap_sessions.warehouse import (
+    ACCESSWATCH_SESSIONS,
+    ACTIVE_SESSIONS,
+    APPGATE_ACTIVE_SESSIONS,
+    GCORE_IP_TOP_SESSIONS,
+    GCORE_REQUESTS,
+    TOP_SESSIONS,
+    domain_names,
+    record_domains,
+)
+
+# Table name -> the key the translator gave its asset, for the selected tables only.
+AssetKeys = Mapping[str, dg.AssetKey]
 
 # The settings `from_env()` reads, by field.
 ENVIRONMENT_VARIABLES = {
@@ -146,7 +151,7 @@ def longest_gap(cron: str) -> timedelta:
     return max(later - earlier for earlier, later in itertools.pairwise(ticks))
 
 
-def freshness_policies(settings: AutomationSettings) -> dict[dg.AssetKey, dg.FreshnessPolicy]:
+def freshness_policies(settings: AutomationSettings) -> dict[str, dg.FreshnessPolicy]:
     """How old each asset's latest materialization may get, derived from its clock.
 
     Snapshots (and active_sessions, which follows them within a minute) warn after one
@@ -167,12 +172,12 @@ def freshness_policies(settings: AutomationSettings) -> dict[dg.AssetKey, dg.Fre
         fail_window=longest_gap(settings.daily_cron) + intraday_warning,
     )
     return {
-        gcore_requests.key: requests,
-        gcore_ip_top_sessions.key: requests,
-        top_sessions.key: requests,
-        accesswatch_sessions.key: snapshots,
-        appgate_active_sessions.key: snapshots,
-        active_sessions.key: snapshots,
+        GCORE_REQUESTS.name: requests,
+        GCORE_IP_TOP_SESSIONS.name: requests,
+        TOP_SESSIONS.name: requests,
+        ACCESSWATCH_SESSIONS.name: snapshots,
+        APPGATE_ACTIVE_SESSIONS.name: snapshots,
+        ACTIVE_SESSIONS.name: snapshots,
     }
 
 
@@ -188,105 +193,207 @@ def freshness_policies(settings: AutomationSettings) -> dict[dg.AssetKey, dg.Fre
 #   not reach the time series until both sources answered again.
 # gcore_ip_top_sessions has no condition: it calls IP Spotlight, so it loads on the clock,
 # in gcore_partition_job, right after its partition of gcore_requests.
-AUTOMATION_CONDITIONS: dict[dg.AssetKey, dg.AutomationCondition[dg.AssetKey]] = {
-    top_sessions.key: dg.AutomationCondition.eager().without(
+AUTOMATION_CONDITIONS: dict[str, dg.AutomationCondition[dg.AssetKey]] = {
+    TOP_SESSIONS.name: dg.AutomationCondition.eager().without(
         dg.AutomationCondition.in_latest_time_window()
     ),
-    active_sessions.key: dg.AutomationCondition.eager().without(
+    ACTIVE_SESSIONS.name: dg.AutomationCondition.eager().without(
         ~dg.AutomationCondition.any_deps_missing()
     ),
 }
 
 
-def with_automation(
-    assets: Sequence[dg.AssetsDefinition], settings: AutomationSettings
-) -> list[dg.AssetsDefinition]:
-    """`assets` with their automation conditions and freshness policies attached.
-
-    Only the specs change: partitions, deps, pools, metadata and code stay as assets.py
-    defines them.
-    """
-    policies = freshness_policies(settings)
-
-    def attach(spec: dg.AssetSpec) -> dg.AssetSpec:
-        return spec.replace_attributes(
-            automation_condition=AUTOMATION_CONDITIONS.get(spec.key, spec.automation_condition),
-            freshness_policy=policies.get(spec.key, spec.freshness_policy),
-        )
-
-    return [asset.map_asset_specs(attach) for asset in assets]
+def automation_attributes(
+    table: str, settings: AutomationSettings
+) -> dict[str, dg.AutomationCondition[dg.AssetKey] | dg.FreshnessPolicy | None]:
+    """The automation condition and freshness policy of one table's asset."""
+    return {
+        "automation_condition": AUTOMATION_CONDITIONS.get(table),
+        "freshness_policy": freshness_policies(settings)[table],
+    }
 
 
-def days_up_to(moment: datetime, count: int) -> list[str]:
-    """The date keys of the last `count` UTC days up to `moment`'s, oldest first.
-
-    Days before the first date partition are left out.
-    """
-    last = moment.astimezone(UTC).date()
-    days = (last - timedelta(days=back) for back in reversed(range(count)))
-    return [day.isoformat() for day in days if day >= date.fromisoformat(FIRST_DAY)]
-
-
-def partition_runs(days: Sequence[str], domains: Sequence[str]) -> list[dg.RunRequest]:
+def partition_runs(
+    days: Sequence[str], domains: Sequence[str], names: Mapping[int, str] | None = None
+) -> list[dg.RunRequest]:
     """One run per day of each domain, keyed by its partition key `<date>|<domain id>`.
 
-    The sensor never asks twice for a run key; a schedule, never twice in one tick.
+    Each run is tagged with its domain's id and, when `names` has it, its name, so the
+    runs list says which domain a run loads. The sensor never asks twice for a run key;
+    a schedule, never twice in one tick.
     """
-    keys = [
-        dg.MultiPartitionKey({"date": day, "domain": domain}) for domain in domains for day in days
+    return [
+        dg.RunRequest(partition_key=key, run_key=key, tags=domain_tags(domain, names or {}))
+        for domain in domains
+        for key in keys_of(days, [domain])
     ]
-    return [dg.RunRequest(partition_key=key, run_key=key) for key in keys]
+
+
+def domain_tags(domain: str, names: Mapping[int, str]) -> dict[str, str]:
+    """`waap/domain_id` and, when known, `waap/domain_name` of one domain's runs."""
+    name = names.get(int(domain))
+    return {"waap/domain_id": domain, **({"waap/domain_name": name} if name else {})}
+
+
+def recorded_domain_names(warehouse: WarehouseResource, log: logging.Logger) -> dict[int, str]:
+    """The domain names the sensor recorded in the lake, for a schedule's run tags.
+
+    A lake that cannot be read yet (say, domains were added by hand before any load)
+    leaves the runs without names rather than stopping them: they create it.
+    """
+    try:
+        with warehouse.read_only_connection() as connection:
+            return domain_names(connection)
+    except WarehouseError as error:
+        log.warning(f"Runs are tagged without domain names: {error}")
+        return {}
 
 
 def runs_for_known_domains(
-    instance: dg.DagsterInstance, days: Sequence[str]
+    context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource, days: Sequence[str]
 ) -> list[dg.RunRequest] | dg.SkipReason:
     """Runs of `days` for every domain the instance knows (schedules cannot add domains)."""
-    domains = domain_partitions.get_partition_keys(dynamic_partitions_store=instance)
+    domains = domain_partitions.get_partition_keys(dynamic_partitions_store=context.instance)
     if not domains:
         return dg.SkipReason("No Gcore domain is known yet: gcore_domain_sensor adds them.")
-    return partition_runs(days, domains)
+    return partition_runs(days, domains, recorded_domain_names(warehouse, context.log))
 
 
 @dataclass(frozen=True)
 class AutomationDefs:
-    """The jobs, schedules and sensors `build_automation` made, by name."""
+    """The jobs, schedules and sensors `build_automation` made; None for an unselected source."""
 
-    gcore_partition_job: UnresolvedAssetJobDefinition
-    snapshot_job: UnresolvedAssetJobDefinition
-    gcore_domain_sensor: dg.SensorDefinition
-    gcore_daily_schedule: dg.ScheduleDefinition
-    gcore_intraday_schedule: dg.ScheduleDefinition
-    snapshot_schedule: dg.ScheduleDefinition
-    summaries_automation_sensor: dg.AutomationConditionSensorDefinition
+    gcore_partition_job: UnresolvedAssetJobDefinition | None
+    gcore_domain_sensor: dg.SensorDefinition | None
+    gcore_daily_schedule: dg.ScheduleDefinition | None
+    gcore_intraday_schedule: dg.ScheduleDefinition | None
+    snapshot_job: UnresolvedAssetJobDefinition | None
+    snapshot_schedule: dg.ScheduleDefinition | None
+    summaries_automation_sensor: dg.AutomationConditionSensorDefinition | None
     lake_maintenance_job: dg.JobDefinition
     lake_maintenance_schedule: dg.ScheduleDefinition
 
     def definitions(self) -> dg.Definitions:
         """All of them, ready for `dg.Definitions.merge` with the assets and resources."""
+        jobs = [self.gcore_partition_job, self.snapshot_job, self.lake_maintenance_job]
+        schedules = [
+            self.gcore_daily_schedule,
+            self.gcore_intraday_schedule,
+            self.snapshot_schedule,
+            self.lake_maintenance_schedule,
+        ]
+        sensors = [self.gcore_domain_sensor, self.summaries_automation_sensor]
         return dg.Definitions(
-            jobs=[self.gcore_partition_job, self.snapshot_job, self.lake_maintenance_job],
-            schedules=[
-                self.gcore_daily_schedule,
-                self.gcore_intraday_schedule,
-                self.snapshot_schedule,
-                self.lake_maintenance_schedule,
-            ],
-            sensors=[self.gcore_domain_sensor, self.summaries_automation_sensor],
+            jobs=[job for job in jobs if job is not None],
+            schedules=[schedule for schedule in schedules if schedule is not None],
+            sensors=[sensor for sensor in sensors if sensor is not None],
         )
 
 
-def build_automation(settings: AutomationSettings) -> AutomationDefs:
-    """The jobs, schedules and sensors that keep the tables fresh, on `settings`' clocks."""
+def build_automation(
+    settings: AutomationSettings, asset_keys: AssetKeys, start_date: date
+) -> AutomationDefs:
+    """The jobs, schedules and sensors that keep the selected tables fresh.
+
+    `asset_keys` maps each selected table to its asset's key: a source with no table in
+    it gets no job, schedule or sensor, so it never runs and needs no credentials.
+    """
+    gcore = (
+        build_gcore_automation(settings, asset_keys, start_date)
+        if GCORE_REQUESTS.name in asset_keys
+        else None
+    )
+    snapshots = [
+        asset_keys[table.name]
+        for table in (ACCESSWATCH_SESSIONS, APPGATE_ACTIVE_SESSIONS)
+        if table.name in asset_keys
+    ]
+    snapshot_job = (
+        dg.define_asset_job(
+            "snapshot_job",
+            selection=dg.AssetSelection.assets(*snapshots),
+            description="A snapshot of each selected source: Access Watch sessions, Appgate "
+            "active sessions (active_sessions follows).",
+        )
+        if snapshots
+        else None
+    )
+    summaries = [asset_keys[table] for table in AUTOMATION_CONDITIONS if table in asset_keys]
+    lake_maintenance_job = build_lake_maintenance_job(settings)
+    return AutomationDefs(
+        gcore_partition_job=gcore.job if gcore else None,
+        gcore_domain_sensor=gcore.domain_sensor if gcore else None,
+        gcore_daily_schedule=gcore.daily_schedule if gcore else None,
+        gcore_intraday_schedule=gcore.intraday_schedule if gcore else None,
+        snapshot_job=snapshot_job,
+        snapshot_schedule=utc_schedule(
+            "snapshot_schedule",
+            snapshot_job,
+            settings.snapshot_cron,
+            settings,
+            "Takes a snapshot of each selected source: Access Watch, Appgate.",
+        )
+        if snapshot_job
+        else None,
+        summaries_automation_sensor=dg.AutomationConditionSensorDefinition(
+            "summaries_automation_sensor",
+            target=dg.AssetSelection.assets(*summaries),
+            default_status=settings.sensor_status,
+            description="Recomputes the summaries when their inputs change.",
+        )
+        if summaries
+        else None,
+        lake_maintenance_job=lake_maintenance_job,
+        lake_maintenance_schedule=utc_schedule(
+            "lake_maintenance_schedule",
+            lake_maintenance_job,
+            settings.maintenance_cron,
+            settings,
+            "Merges small files, expires old snapshots, deletes unused files.",
+        ),
+    )
+
+
+def utc_schedule(
+    name: str,
+    job: UnresolvedAssetJobDefinition | dg.JobDefinition,
+    cron: str,
+    settings: AutomationSettings,
+    description: str,
+) -> dg.ScheduleDefinition:
+    """A schedule of a whole job on a UTC cron, running unless the settings stop it."""
+    return dg.ScheduleDefinition(
+        name=name,
+        job=job,
+        cron_schedule=cron,
+        execution_timezone=TIMEZONE,
+        default_status=settings.schedule_status,
+        description=description,
+    )
+
+
+@dataclass(frozen=True)
+class GcoreAutomation:
+    """The partition job and what starts it: the domain sensor and two schedules."""
+
+    job: UnresolvedAssetJobDefinition
+    domain_sensor: dg.SensorDefinition
+    daily_schedule: dg.ScheduleDefinition
+    intraday_schedule: dg.ScheduleDefinition
+
+
+def build_gcore_automation(
+    settings: AutomationSettings, asset_keys: AssetKeys, start_date: date
+) -> GcoreAutomation:
+    """gcore_partition_job, the domain sensor and the daily and intraday schedules."""
+    partition_tables = (GCORE_REQUESTS, GCORE_IP_TOP_SESSIONS, TOP_SESSIONS)
     gcore_partition_job = dg.define_asset_job(
         "gcore_partition_job",
-        selection=dg.AssetSelection.assets(gcore_requests, gcore_ip_top_sessions, top_sessions),
-        description="One UTC day of one Gcore domain: requests, IP Spotlight, top sessions.",
-    )
-    snapshot_job = dg.define_asset_job(
-        "snapshot_job",
-        selection=dg.AssetSelection.assets(accesswatch_sessions, appgate_active_sessions),
-        description="One Access Watch and one Appgate snapshot (active_sessions follows).",
+        selection=dg.AssetSelection.assets(
+            *(asset_keys[table.name] for table in partition_tables if table.name in asset_keys)
+        ),
+        description="One UTC day of one Gcore domain (or a range of them): requests, "
+        "IP Spotlight, top sessions.",
     )
 
     @dg.sensor(
@@ -299,24 +406,31 @@ def build_automation(settings: AutomationSettings) -> AutomationDefs:
         ),
     )
     def gcore_domain_sensor(
-        context: dg.SensorEvaluationContext, gcore: GcoreWaapResource
+        context: dg.SensorEvaluationContext,
+        gcore: GcoreWaapResource,
+        warehouse: WarehouseResource,
     ) -> dg.SensorResult | dg.SkipReason:
         """Adds the account's new domains as partitions and loads their recent days.
 
-        A new domain loads its last `backfill_days` complete UTC days and today; older
-        days are a backfill away. The instance's partitions are the sensor's memory, so a
-        known domain gets nothing. A domain removed from the account keeps its partition
-        and its history: nothing here deletes one.
+        A new domain loads its last `backfill_days` complete UTC days and today (from the
+        start date on); older days are a backfill away. The instance's partitions are the
+        sensor's memory, so a known domain gets nothing. A domain removed from the account
+        keeps its partition and its history: nothing here deletes one. Every domain's
+        name goes to the lake when it is new or changed, for the schedules' run tags and
+        the assets' metadata.
         """
         known = set(domain_partitions.get_partition_keys(dynamic_partitions_store=context.instance))
         with gcore.get_client() as client:
-            account = [str(domain.id) for domain in client.iter_domains()]
+            names = {domain.id: domain.name for domain in client.iter_domains()}
+        with warehouse.get_connection() as connection:
+            record_domains(connection, names)
+        account = [str(domain_id) for domain_id in names]
         new = [domain for domain in account if domain not in known]
         if not new:
             return dg.SkipReason(f"All {len(account)} domains of the account are known.")
-        days = days_up_to(datetime.now(UTC), settings.backfill_days + 1)
+        days = days_up_to(datetime.now(UTC), settings.backfill_days + 1, start_date)
         return dg.SensorResult(
-            run_requests=partition_runs(days, new),
+            run_requests=partition_runs(days, new, names),
             dynamic_partitions_requests=[domain_partitions.build_add_request(new)],
         )
 
@@ -328,11 +442,11 @@ def build_automation(settings: AutomationSettings) -> AutomationDefs:
         description="Loads yesterday, now complete, for every known domain.",
     )
     def gcore_daily_schedule(
-        context: dg.ScheduleEvaluationContext,
+        context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource
     ) -> list[dg.RunRequest] | dg.SkipReason:
         """Loads yesterday, now complete, for every known domain."""
         yesterday = context.scheduled_execution_time - timedelta(days=1)
-        return runs_for_known_domains(context.instance, days_up_to(yesterday, 1))
+        return runs_for_known_domains(context, warehouse, days_up_to(yesterday, 1, start_date))
 
     @dg.schedule(
         job=gcore_partition_job,
@@ -342,45 +456,14 @@ def build_automation(settings: AutomationSettings) -> AutomationDefs:
         description="Reloads today's partition, so far, for every known domain.",
     )
     def gcore_intraday_schedule(
-        context: dg.ScheduleEvaluationContext,
+        context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource
     ) -> list[dg.RunRequest] | dg.SkipReason:
         """Reloads today's partition, so far, for every known domain."""
         today = context.scheduled_execution_time
-        return runs_for_known_domains(context.instance, days_up_to(today, 1))
+        return runs_for_known_domains(context, warehouse, days_up_to(today, 1, start_date))
 
-    snapshot_schedule = dg.ScheduleDefinition(
-        name="snapshot_schedule",
-        job=snapshot_job,
-        cron_schedule=settings.snapshot_cron,
-        execution_timezone=TIMEZONE,
-        default_status=settings.schedule_status,
-        description="Takes one Access Watch and one Appgate snapshot.",
-    )
-    summaries_automation_sensor = dg.AutomationConditionSensorDefinition(
-        "summaries_automation_sensor",
-        target=dg.AssetSelection.assets(*AUTOMATION_CONDITIONS),
-        default_status=settings.sensor_status,
-        description="Recomputes the summaries when their inputs change.",
-    )
-    lake_maintenance_job = build_lake_maintenance_job(settings)
-    lake_maintenance_schedule = dg.ScheduleDefinition(
-        name="lake_maintenance_schedule",
-        job=lake_maintenance_job,
-        cron_schedule=settings.maintenance_cron,
-        execution_timezone=TIMEZONE,
-        default_status=settings.schedule_status,
-        description="Merges small files, expires old snapshots, deletes unused files.",
-    )
-    return AutomationDefs(
-        gcore_partition_job=gcore_partition_job,
-        snapshot_job=snapshot_job,
-        gcore_domain_sensor=gcore_domain_sensor,
-        gcore_daily_schedule=gcore_daily_schedule,
-        gcore_intraday_schedule=gcore_intraday_schedule,
-        snapshot_schedule=snapshot_schedule,
-        summaries_automation_sensor=summaries_automation_sensor,
-        lake_maintenance_job=lake_maintenance_job,
-        lake_maintenance_schedule=lake_maintenance_schedule,
+    return GcoreAutomation(
+        gcore_partition_job, gcore_domain_sensor, gcore_daily_schedule, gcore_intraday_schedule
     )
 
 

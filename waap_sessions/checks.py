@@ -6,18 +6,24 @@ a run of one partition checks every partition, which keeps check-only runs free 
 partition keys and catches damage wherever it is. Blocking checks guard the raw tables
 the summaries are computed from: when one fails, the summaries downstream do not run in
 that run.
+
+A check in a run that loaded partitions names them in its result (`waap/partitions`,
+each with its domain's name), and a failed rule says how many of its offending rows are
+in them (`waap/violations_in_run_partitions`): a failure this run caused is told apart
+at once from one left elsewhere. The offending rows shown carry their partition.
 """
 
 import json
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
 import duckdb
 
-from waap_sessions.assets import API_REPORTED_COUNT
+from waap_sessions.assets import LISTED_PARTITIONS
+from waap_sessions.partitions import parse_partition_key
 from waap_sessions.resources import WarehouseResource
 from waap_sessions.summaries import TOP_SESSIONS_PER_DAY
 from waap_sessions.warehouse import (
@@ -26,14 +32,15 @@ from waap_sessions.warehouse import (
     APPGATE_ACTIVE_SESSIONS,
     GCORE_IP_TOP_SESSIONS,
     GCORE_REQUESTS,
+    PARTITION_LOADS,
     TABLES,
     TOP_SESSIONS,
     Table,
+    domain_names,
 )
 
 # Offending rows shown in a failed check's metadata: enough to recognise the problem.
 EXAMPLES = 5
-# The materialization metadata key where gcore_requests records the API's total.
 
 SCHEMA_CHECK = "columns_match_contract"
 KEY_CHECK = "key_is_unique"
@@ -57,7 +64,36 @@ BLOCKING: frozenset[tuple[str, str]] = frozenset(
     }
 )
 
-Evaluation = Callable[[duckdb.DuckDBPyConnection], dg.AssetCheckResult]
+
+@dataclass(frozen=True)
+class RunPartitions:
+    """The partitions the check's run loaded (none in an unpartitioned run), and the names
+    of their domains."""
+
+    keys: tuple[str, ...] = ()
+    names: Mapping[int, str] = field(default_factory=dict)
+
+    def metadata(self) -> dict[str, Any]:
+        """`waap/partitions`: each partition of the run with its domain's name."""
+        if not self.keys:
+            return {}
+        listed = [
+            {"partition": key, "domain_name": self.names.get(parse_partition_key(key)[1])}
+            for key in self.keys[:LISTED_PARTITIONS]
+        ]
+        return {"waap/partitions": dg.MetadataValue.json(listed)}
+
+
+def run_partitions(
+    context: dg.AssetCheckExecutionContext, table: Table, connection: duckdb.DuckDBPyConnection
+) -> RunPartitions:
+    """The partitions of `table` the run loaded; none for an unpartitioned table or run."""
+    if not table.partition_by or not (context.has_partition_key or context.has_partition_key_range):
+        return RunPartitions()
+    return RunPartitions(tuple(context.partition_keys), domain_names(connection))
+
+
+Evaluation = Callable[[duckdb.DuckDBPyConnection, RunPartitions], dg.AssetCheckResult]
 
 
 @dataclass(frozen=True)
@@ -68,17 +104,24 @@ class Rule:
     name: str
     description: str
     sql: str
+    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR
+
+
+def row_identity(table: Table) -> tuple[str, ...]:
+    """The columns that tell a person which row it is: its key, then its partition."""
+    return (*table.key, *(name for name in table.partition_by if name not in table.key))
 
 
 def value_rule(table: Table, name: str, predicate: str, description: str) -> Rule:
     """A rule that `predicate` holds for every row; a NULL result breaks it too.
 
-    The offending rows are shown by their key and the columns the predicate reads.
+    The offending rows are shown by their key, partition and the columns the predicate reads.
     """
+    identity = row_identity(table)
     read = [
-        c for c in table.column_names if re.search(rf"\b{c}\b", predicate) and c not in table.key
+        c for c in table.column_names if re.search(rf"\b{c}\b", predicate) and c not in identity
     ]
-    shown = ", ".join((*table.key, *read))
+    shown = ", ".join((*identity, *read))
     sql = f"SELECT {shown} FROM {table.name} WHERE ({predicate}) IS NOT TRUE"
     return Rule(table, name, f"{description} (`{predicate}`)", sql)
 
@@ -166,7 +209,33 @@ VALUE_RULES: tuple[Rule, ...] = (
     ),
 )
 
-TOP_SESSIONS_RULES: tuple[Rule, ...] = (
+# Rules over whole partitions or tables, rather than one row at a time.
+TABLE_RULES: tuple[Rule, ...] = (
+    Rule(
+        GCORE_REQUESTS,
+        "row_count_matches_api",
+        "Each partition holds as many rows as the API reported for it when it was loaded "
+        f"(recorded in {PARTITION_LOADS} in the load's own transaction). Partitions the API "
+        "gave no total for are not compared.",
+        f"""
+        SELECT day, domain_id, api_reported_count, coalesce(loaded.rows, 0) AS rows_in_table
+        FROM {PARTITION_LOADS}
+        LEFT JOIN (SELECT day, domain_id, count(*) AS rows FROM {GCORE_REQUESTS.name} GROUP BY ALL)
+            AS loaded USING (day, domain_id)
+        WHERE table_name = '{GCORE_REQUESTS.name}' AND api_reported_count IS NOT NULL
+            AND api_reported_count <> coalesce(loaded.rows, 0)
+        """,
+    ),
+    Rule(
+        GCORE_REQUESTS,
+        "past_partitions_not_empty",
+        "A day that was over when it was loaded has at least one request: an empty one "
+        "usually means a wrong domain or a broken API key scope, not a quiet day.",
+        f"SELECT day, domain_id, loaded_at FROM {PARTITION_LOADS} "
+        f"WHERE table_name = '{GCORE_REQUESTS.name}' AND row_count = 0 "
+        "AND day < CAST(loaded_at AS DATE)",
+        severity=dg.AssetCheckSeverity.WARN,
+    ),
     Rule(
         TOP_SESSIONS,
         "at_most_10_per_day",
@@ -251,14 +320,26 @@ def failure_examples(
     return (rows[0][-1] if rows else 0), json.loads(json.dumps(examples, default=str))
 
 
-def rule_result(connection: duckdb.DuckDBPyConnection, rule: Rule) -> dg.AssetCheckResult:
-    """How many rows break `rule`, with a few of them to act on."""
+def rule_result(
+    connection: duckdb.DuckDBPyConnection, rule: Rule, partitions: RunPartitions
+) -> dg.AssetCheckResult:
+    """How many rows break `rule`, with a few of them to act on.
+
+    When the rows name their partition, it also counts those in the run's partitions.
+    """
     violations, examples = failure_examples(connection, rule.sql)
-    return dg.AssetCheckResult(
-        passed=violations == 0,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={"violations": violations, "examples": dg.MetadataValue.json(examples)},
-    )
+    metadata: dict[str, Any] = {
+        "violations": violations,
+        "examples": dg.MetadataValue.json(examples),
+    }
+    if partitions.keys and examples and {"day", "domain_id"} <= examples[0].keys():
+        row = connection.execute(
+            f"SELECT count(*) FROM ({rule.sql}) "
+            "WHERE list_contains(?, CAST(day AS VARCHAR) || '|' || CAST(domain_id AS VARCHAR))",
+            [list(partitions.keys)],
+        ).fetchone()
+        metadata["waap/violations_in_run_partitions"] = int(row[0]) if row else 0
+    return dg.AssetCheckResult(passed=violations == 0, severity=rule.severity, metadata=metadata)
 
 
 def schema_result(connection: duckdb.DuckDBPyConnection, table: Table) -> dg.AssetCheckResult:
@@ -310,7 +391,7 @@ def not_null_result(connection: duckdb.DuckDBPyConnection, table: Table) -> dg.A
         any_null = " OR ".join(f"{name} IS NULL" for name in nulls)
         _, examples = failure_examples(
             connection,
-            f"SELECT {', '.join(table.key)}, concat_ws(', ', {names}) AS null_columns "
+            f"SELECT {', '.join(row_identity(table))}, concat_ws(', ', {names}) AS null_columns "
             f"FROM {table.name} WHERE {any_null}",
         )
     return dg.AssetCheckResult(
@@ -324,120 +405,79 @@ def not_null_result(connection: duckdb.DuckDBPyConnection, table: Table) -> dg.A
 
 
 def warehouse_check(
-    table: Table, name: str, description: str, evaluate: Evaluation
+    key: dg.AssetKey, table: Table, name: str, description: str, evaluate: Evaluation
 ) -> dg.AssetChecksDefinition:
-    """An asset check on `table` that evaluates a read-only connection to the warehouse."""
+    """An asset check on `table`'s asset `key`, evaluating a read-only connection to the lake."""
 
     @dg.asset_check(
-        asset=table.name,
+        asset=key,
         name=name,
         description=description,
         blocking=(table.name, name) in BLOCKING,
         automation_condition=FOLLOWS_ITS_TABLE if table is ACTIVE_SESSIONS else None,
     )
-    def check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    def check(
+        context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+    ) -> dg.AssetCheckResult:
         with warehouse.read_only_connection() as connection:
-            return evaluate(connection)
+            partitions = run_partitions(context, table, connection)
+            result = evaluate(connection, partitions)
+        return dg.AssetCheckResult(
+            passed=result.passed,
+            severity=result.severity,
+            metadata={**result.metadata, **partitions.metadata()},
+        )
 
     return check
 
 
-def rule_check(rule: Rule) -> dg.AssetChecksDefinition:
+def rule_check(key: dg.AssetKey, rule: Rule) -> dg.AssetChecksDefinition:
     """The check that fails when `rule`'s query finds any row."""
     return warehouse_check(
-        rule.table, rule.name, rule.description, lambda connection: rule_result(connection, rule)
+        key,
+        rule.table,
+        rule.name,
+        rule.description,
+        lambda connection, partitions: rule_result(connection, rule, partitions),
     )
 
 
-def contract_checks(table: Table) -> list[dg.AssetChecksDefinition]:
+def contract_checks(key: dg.AssetKey, table: Table) -> list[dg.AssetChecksDefinition]:
     """The checks every table gets from its declaration: schema, key and required columns."""
     return [
         warehouse_check(
+            key,
             table,
             SCHEMA_CHECK,
             "The columns, their order and DuckDB types match the declaration in warehouse.py.",
-            lambda connection: schema_result(connection, table),
+            lambda connection, _: schema_result(connection, table),
         ),
-        rule_check(key_rule(table)),
+        rule_check(key, key_rule(table)),
         warehouse_check(
+            key,
             table,
             NOT_NULL_CHECK,
             f"No NULL in the required columns: {', '.join(table.required_columns)}.",
-            lambda connection: not_null_result(connection, table),
+            lambda connection, _: not_null_result(connection, table),
         ),
     ]
 
 
-def latest_reported_counts(instance: dg.DagsterInstance) -> dict[str, int | None]:
-    """The API's count recorded by each partition's latest gcore_requests materialization."""
-    asset_key = dg.AssetKey(GCORE_REQUESTS.name)
-    storage_ids = list(
-        instance.get_latest_storage_id_by_partition(
-            asset_key, dg.DagsterEventType.ASSET_MATERIALIZATION
-        ).values()
-    )
-    counts: dict[str, int | None] = {}
-    batch = 500  # storage ids per query, well under SQLite's limit on bound parameters
-    for start in range(0, len(storage_ids), batch):
-        ids = storage_ids[start : start + batch]
-        records = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=asset_key, storage_ids=ids), limit=len(ids)
-        ).records
-        for record in records:
-            materialization = record.asset_materialization
-            if materialization is None or materialization.partition is None:
-                continue
-            reported = materialization.metadata.get(API_REPORTED_COUNT)
-            value = reported.value if reported is not None else None
-            counts[materialization.partition] = value if isinstance(value, int) else None
-    return counts
+RULES: tuple[Rule, ...] = (*VALUE_RULES, *TABLE_RULES)
 
 
-@dg.asset_check(
-    asset=GCORE_REQUESTS.name,
-    description=(
-        "Each partition holds as many rows as the API reported for it when it was loaded "
-        f"(`{API_REPORTED_COUNT}` of the partition's latest materialization). Partitions "
-        "without a reported total are skipped."
-    ),
-)
-def row_count_matches_api(
-    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
-) -> dg.AssetCheckResult:
-    """Compare each partition's rows with the API's total kept in the instance's event log.
-
-    Partitions the log knows but the table lacks count as 0 rows; partitions the table
-    holds but no recorded load explains count as without a reported total.
-    """
-    reported = latest_reported_counts(context.instance)
-    with warehouse.read_only_connection() as connection:
-        loaded = {
-            str(dg.MultiPartitionKey({"date": day.isoformat(), "domain": str(domain_id)})): rows
-            for day, domain_id, rows in connection.execute(
-                f"SELECT day, domain_id, count(*) FROM {GCORE_REQUESTS.name} GROUP BY ALL"
-            ).fetchall()
-        }
-    partitions = sorted(reported.keys() | loaded.keys())
-    unknown = {key for key in partitions if reported.get(key) is None}
-    mismatches = [
-        {"partition": key, "api_reported_count": reported[key], "rows_in_table": loaded.get(key, 0)}
-        for key in partitions
-        if key not in unknown and reported[key] != loaded.get(key, 0)
+def build_checks(asset_keys: Mapping[str, dg.AssetKey]) -> list[dg.AssetChecksDefinition]:
+    """The checks of every table in `asset_keys` (table name -> its asset's key)."""
+    return [
+        *(
+            check
+            for table in TABLES
+            if table.name in asset_keys
+            for check in contract_checks(asset_keys[table.name], table)
+        ),
+        *(
+            rule_check(asset_keys[rule.table.name], rule)
+            for rule in RULES
+            if rule.table.name in asset_keys
+        ),
     ]
-    return dg.AssetCheckResult(
-        passed=not mismatches,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={
-            "partitions_compared": len(partitions) - len(unknown),
-            "partitions_without_reported_count": len(unknown),
-            "mismatched_partitions": len(mismatches),
-            "examples": dg.MetadataValue.json(mismatches[:EXAMPLES]),
-        },
-    )
-
-
-CHECKS: list[dg.AssetChecksDefinition] = [
-    *(check for table in TABLES for check in contract_checks(table)),
-    *(rule_check(rule) for rule in (*VALUE_RULES, *TOP_SESSIONS_RULES)),
-    row_count_matches_api,
-]

@@ -1,42 +1,75 @@
-"""The README's first command: the whole pipeline, through real Dagster runs, on the simulator.
+"""The README's first command: the whole pipeline on the simulator, run as a deployment runs it.
 
 It starts the built-in simulator on loopback and points the code location's resources
-at it through the same environment variables a deployment sets. Then it evaluates the
-domain sensor (which adds the domains it finds), runs the partition job for the last
-days and today of every domain and the snapshot job, several runs at once, each in its
-own `dagster` process writing the lake in parallel, and prints the two summary tables.
-The runs are recorded in DAGSTER_HOME (`.dagster_home` by default), so `make ui` shows
-them, and a second demo loads the same partitions again, exactly.
+at it through the same environment variables a deployment sets. It starts `dagster dev`
+(webserver, daemon and code server) on DAGSTER_HOME; while that loads, one tick of the
+domain sensor adds the domains it finds as partitions. Then it submits runs through the
+GraphQL API, as the UI's launch buttons do: gcore_partition_job for the last days and
+today of every domain, snapshot_job and, once that ends, active_sessions. The daemon's run
+queue starts them (up to four at once, dagster.yaml), each in its own process, all writing
+the lake in parallel; the demo prints each one as it ends, then the two summary tables.
+
+Every run carries its code location's origin, so the UI (`make ui`, the same code
+location through workspace.yaml) lists it under its job and re-executes it. The runs are
+recorded in DAGSTER_HOME (`.dagster_home` by default), and a second demo loads the same
+partitions again, exactly.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
+import httpx
 import pandas as pd
+from dagster_graphql import DagsterGraphQLClient
 
-from waap_sessions.assets import active_sessions, domain_partitions, request_partitions
-from waap_sessions.automation import AutomationSettings, days_up_to, partition_runs
+from waap_sessions.automation import AutomationSettings
 from waap_sessions.lake import LakeSettings
+from waap_sessions.partitions import days_up_to, domain_partitions, keys_of
 from waap_sessions.simulator import Simulator, SimulatorConfig
-from waap_sessions.warehouse import connect
+from waap_sessions.warehouse import ACTIVE_SESSIONS, connect
 
 Printer = Callable[[str], None]
 DEFAULT_DAGSTER_HOME = ".dagster_home"
-# Runs at once, as dagster.yaml's run queue allows: each writes the lake in parallel.
-PARALLEL_RUNS = 4
+# The module workspace.yaml loads: the code location's name is the same, so the UI of
+# `make ui` finds the job of every demo run and re-executes it. Named by module rather than
+# by workspace.yaml, the demo also runs from an installed package, outside this repository.
+CODE_LOCATION_MODULE = "waap_sessions.definitions"
+FINISHED = {
+    dg.DagsterRunStatus.SUCCESS,
+    dg.DagsterRunStatus.FAILURE,
+    dg.DagsterRunStatus.CANCELED,
+}
+# Loading the code location takes seconds; on a busy machine, a minute.
+STARTUP_TIMEOUT_S = 180.0
+LOCATIONS_QUERY = """
+query Locations {
+  workspaceOrError {
+    __typename
+    ... on Workspace {
+      locationEntries {
+        name
+        loadStatus
+        locationOrLoadError { __typename ... on PythonError { message } }
+      }
+    }
+    ... on PythonError { message }
+  }
+}
+"""
 
 
 def simulator_environment(simulator: Simulator) -> dict[str, str]:
@@ -78,6 +111,18 @@ def dagster_home() -> Path:
     return home
 
 
+@dataclass(frozen=True)
+class Load:
+    """One run the demo submits, as the UI's Launch (a job) or Materialize (assets) does."""
+
+    label: str
+    job: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+    assets: Sequence[str] | None = None
+    # Submitted when this one ends, as declarative automation would follow it.
+    then: Load | None = None
+
+
 def run_demo(config: SimulatorConfig | None = None, out: Printer = print) -> None:
     """Load the last days of every simulated domain and one snapshot of each source."""
     config = config or SimulatorConfig()
@@ -86,101 +131,81 @@ def run_demo(config: SimulatorConfig | None = None, out: Printer = print) -> Non
         Simulator(config) as simulator,
         environment({**simulator_environment(simulator), "DAGSTER_HOME": str(home)}),
     ):
-        # Imported here: the definitions read the environment when they load.
-        from waap_sessions.definitions import defs
+        # dagster dev loads the code location while the domain sensor ticks here.
+        started = time.monotonic()
+        with (
+            local_dagster(home / "demo-dagster.log") as dagster,
+            dg.DagsterInstance.get() as instance,
+        ):
+            # Imported here: the definitions read the environment when they load.
+            from waap_sessions.definitions import defs
 
-        lake = LakeSettings.from_env()
-        out(f"Simulator: {simulator.base_url}; Dagster instance: {home}")
-        out(f"Lake: {lake.describe()}")
-        with dg.DagsterInstance.get() as instance:
+            lake = LakeSettings.from_env()
+            out(f"Simulator: {simulator.base_url}; Dagster instance: {home}")
+            out(f"Lake: {lake.describe()}")
+            names = domain_names(defs)
             new_domains = discover_domains(defs, instance)
-            domains = domain_partitions.get_partition_keys(dynamic_partitions_store=instance)
-            days = days_up_to(datetime.now(UTC), AutomationSettings.from_env().backfill_days + 1)
-            keys = [run.partition_key for run in partition_runs(days, domains)]
+            listed = ", ".join(f"{domain} ({name})" for domain, name in names.items())
+            out(f"The domain sensor found {len(new_domains)} new domains; the account's: {listed}")
+            loads = demo_loads(defs, instance, names)
+            dagster.wait_until_loaded(STARTUP_TIMEOUT_S)
             out(
-                f"The domain sensor found {len(new_domains)} new domains; loading "
-                f"{len(keys)} partitions (the last days and today of every domain), "
-                f"{PARALLEL_RUNS} runs at a time, each in its own process."
+                f"Dagster (webserver, daemon, code server) on {dagster.url}, ready in "
+                f"{time.monotonic() - started:.0f} s; its schedules and sensors are off."
             )
-            commands = {str(key): [partition_launch(str(key))] for key in keys}
-            # The automation sensor refreshes active_sessions, checks included, after the
-            # snapshots; the demo has no daemon running, so it runs it itself.
-            commands["snapshots"] = [
-                Launch(["job", "execute", "-j", "snapshot_job"], "snapshot_job"),
-                Launch(
-                    ["asset", "materialize", "--select", active_sessions.key.to_user_string()],
-                    "__ASSET_JOB",
-                ),
-            ]
-            started, wall_clock = time.monotonic(), time.time()
-            with ThreadPoolExecutor(PARALLEL_RUNS) as pool:
-                pending = {
-                    pool.submit(run_in_processes, instance, name, steps): name
-                    for name, steps in commands.items()
-                }
-                for done in as_completed(pending):
-                    out(f"  {pending[done]}: {done.result()}")
             out(
-                f"{len(commands)} loads in {time.monotonic() - started:.0f} s; at most "
-                f"{most_runs_at_once(instance, wall_clock)} runs wrote the lake at once."
+                f"Submitting runs as the UI does: {len(loads) - 1} partitions of "
+                "gcore_partition_job (the last days and today of every domain), "
+                "snapshot_job, then active_sessions; the run queue starts "
+                f"{max_concurrent_runs(instance)} at once, each in its own process."
+            )
+            started = time.monotonic()
+            run_ids = run_loads(dagster, instance, loads, out)
+            out(
+                f"{len(run_ids)} loads in {time.monotonic() - started:.0f} s; at most "
+                f"{most_runs_at_once(instance, run_ids)} runs wrote the lake at once."
             )
         show_summaries(lake, out)
 
 
-@dataclass(frozen=True)
-class Launch:
-    """One `dagster` command, and what finds the run it makes: its job and tags."""
-
-    arguments: list[str]
-    job: str
-    tags: dict[str, str] = field(default_factory=dict)
-
-
-def partition_launch(key: str) -> Launch:
-    """`dagster job execute` of gcore_partition_job for one partition, as a schedule's run."""
-    tags = request_partitions.get_tags_for_partition_key(
-        request_partitions.get_partition_key_from_str(key)
+def demo_loads(
+    defs: dg.Definitions, instance: dg.DagsterInstance, names: Mapping[str, str]
+) -> list[Load]:
+    """One partition run of each of the last days of every domain, and the snapshots."""
+    partitions = defs.resolve_job_def("gcore_partition_job").partitions_def
+    assert isinstance(partitions, dg.MultiPartitionsDefinition)
+    first_day = partitions.get_partitions_def_for_dimension("date")
+    assert isinstance(first_day, dg.TimeWindowPartitionsDefinition)
+    backfill_days = AutomationSettings.from_env().backfill_days
+    days = days_up_to(datetime.now(UTC), backfill_days + 1, first_day.start.date())
+    domains = domain_partitions.get_partition_keys(dynamic_partitions_store=instance)
+    snapshots = Load(
+        "snapshot_job",
+        "snapshot_job",
+        # The implicit asset job, as the UI's Materialize button runs one asset.
+        then=Load(ACTIVE_SESSIONS.name, "__ASSET_JOB", assets=[ACTIVE_SESSIONS.name]),
     )
-    arguments = ["job", "execute", "-j", "gcore_partition_job", "--tags", json.dumps(tags)]
-    return Launch(arguments, "gcore_partition_job", dict(tags))
+    return [
+        snapshots,
+        *(
+            Load(
+                f"{key} ({names.get(key.keys_by_dimension['domain'], 'unknown')})",
+                "gcore_partition_job",
+                tags=partitions.get_tags_for_partition_key(key),
+            )
+            for key in keys_of(days, domains)
+        ),
+    ]
 
 
-def run_in_processes(instance: dg.DagsterInstance, name: str, steps: list[Launch]) -> str:
-    """Run each `dagster` command in turn in its own process; describe what the runs did."""
-    dagster = Path(sys.executable).with_name("dagster")
-    outcomes = []
-    for step in steps:
-        started = _utc(time.time())
-        finished = subprocess.run(  # noqa: S603 (our own dagster, our own arguments)
-            [str(dagster), *step.arguments, "-m", "waap_sessions.definitions"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        runs = instance.get_run_records(
-            filters=dg.RunsFilter(job_name=step.job, tags=step.tags, created_after=started),
-            limit=1,
-        )
-        if not runs:
-            return f"failed to start: {finished.stderr.strip().splitlines()[-1:]}"
-        outcomes.append(_outcome(instance, runs[0].dagster_run.run_id))
-    return "; ".join(outcomes)
-
-
-def most_runs_at_once(instance: dg.DagsterInstance, started_at: float) -> int:
-    """How many of the runs since `started_at` were running at the same moment, at most."""
-    records = instance.get_run_records(filters=dg.RunsFilter(created_after=_utc(started_at)))
-    spans = [(r.start_time, r.end_time) for r in records if r.start_time and r.end_time]
-    moments = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
-    running = most = 0
-    for _, change in moments:
-        running += change
-        most = max(most, running)
-    return most
-
-
-def _utc(timestamp: float) -> datetime:
-    return datetime.fromtimestamp(timestamp, UTC)
+def domain_names(defs: dg.Definitions) -> dict[str, str]:
+    """The account's domains, id to name, through the code location's own Gcore resource."""
+    assert defs.resources is not None
+    with (
+        dg.build_resources({"gcore": defs.resources["gcore"]}) as resources,
+        resources.gcore.get_client() as client,
+    ):
+        return {str(domain.id): domain.name for domain in client.iter_domains()}
 
 
 def discover_domains(defs: dg.Definitions, instance: dg.DagsterInstance) -> list[str]:
@@ -202,26 +227,195 @@ def discover_domains(defs: dg.Definitions, instance: dg.DagsterInstance) -> list
     return sorted(set(found) - known)
 
 
-def _outcome(instance: dg.DagsterInstance, run_id: str) -> str:
-    """What one run wrote and how its checks went, from the instance's event log."""
-    events = [
-        record.event_log_entry.dagster_event
-        for record in instance.get_records_for_run(run_id).records
-        if record.event_log_entry.dagster_event is not None
-    ]
-    written = sum(event.is_step_materialization for event in events)
+@dataclass(frozen=True)
+class LocalDagster:
+    """`dagster dev` running in the background on loopback: its port, process and log."""
+
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def client(self) -> DagsterGraphQLClient:
+        """Dagster's public GraphQL client, which launches runs as the UI does."""
+        return DagsterGraphQLClient("127.0.0.1", port_number=self.port)
+
+    def graphql(self, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """One request to the GraphQL API the UI uses, for what the client has no method for."""
+        response = httpx.post(
+            f"{self.url}/graphql", json={"query": query, "variables": variables or {}}, timeout=60
+        )
+        response.raise_for_status()
+        body = response.json()
+        if body.get("errors"):
+            raise RuntimeError(f"GraphQL errors: {body['errors']}")
+        data: dict[str, Any] = body["data"]
+        return data
+
+    def check_running(self) -> None:
+        """Fail, with the end of its log, if dagster dev has stopped."""
+        if self.process.poll() is not None:
+            tail = self.log.read_text(errors="replace").splitlines()[-20:]
+            raise RuntimeError(
+                f"dagster dev stopped (exit code {self.process.returncode}); "
+                f"the end of {self.log}:\n" + "\n".join(tail)
+            )
+
+    def wait_until_loaded(self, timeout_s: float) -> None:
+        """Wait until the webserver answers and the code location is loaded, or say why not."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self.check_running()
+            try:
+                workspace = self.graphql(LOCATIONS_QUERY)["workspaceOrError"]
+            except httpx.TransportError:
+                time.sleep(0.5)
+                continue
+            entries = workspace.get("locationEntries") or []
+            if entries and all(entry["loadStatus"] == "LOADED" for entry in entries):
+                errors = [
+                    entry["locationOrLoadError"]["message"]
+                    for entry in entries
+                    if entry["locationOrLoadError"]["__typename"] == "PythonError"
+                ]
+                if errors:
+                    raise RuntimeError(f"The code location failed to load: {errors[0]}")
+                return
+            time.sleep(0.5)
+        raise TimeoutError(f"dagster dev did not load the code location in {timeout_s:.0f} s")
+
+
+@contextmanager
+def local_dagster(log: Path) -> Iterator[LocalDagster]:
+    """`dagster dev` on this process's DAGSTER_HOME and environment, until the block ends.
+
+    Its schedules and sensors start stopped (WAAP_AUTOMATION_ENABLED=false), so the only
+    runs are the ones submitted to it. Its output goes to `log`. It is starting when the
+    block begins: `wait_until_loaded` before submitting anything.
+    """
+    port = _free_port()
+    dagster = Path(sys.executable).with_name("dagster")
+    command = [str(dagster), "dev", "-m", CODE_LOCATION_MODULE, "-h", "127.0.0.1"]
+    with log.open("wb") as output:
+        process = subprocess.Popen(  # noqa: S603 (our own dagster, our own arguments)
+            [*command, "-p", str(port)],
+            env={**os.environ, "WAAP_AUTOMATION_ENABLED": "false"},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            # Its own process group: a Ctrl-C reaches the demo, which stops it in order.
+            start_new_session=True,
+        )
+    try:
+        yield LocalDagster(port, process, log)
+    finally:
+        _stop(process)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop dagster dev as Ctrl-C does: it shuts its webserver, daemon and code server down."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def run_loads(
+    dagster: LocalDagster, instance: dg.DagsterInstance, loads: Sequence[Load], out: Printer
+) -> list[str]:
+    """Submit every load, print each run as it ends; returns the run ids, in order."""
+    client = dagster.client
+
+    def submit(load: Load) -> str:
+        return client.submit_job_execution(
+            load.job,
+            tags=dict(load.tags),
+            asset_selection=list(load.assets) if load.assets is not None else None,
+        )
+
+    pending = {submit(load): load for load in loads}
+    run_ids = list(pending)
+    total = len(loads) + sum(load.then is not None for load in loads)
+    done = 0
+    while pending:
+        dagster.check_running()
+        ended = instance.get_run_records(
+            filters=dg.RunsFilter(run_ids=list(pending), statuses=list(FINISHED))
+        )
+        for record in ended:
+            run = record.dagster_run
+            load = pending.pop(run.run_id)
+            verb = "loaded" if run.status == dg.DagsterRunStatus.SUCCESS else "failed"
+            done += 1
+            out(f"  {verb} {done}/{total}: {load.label}: {describe_run(instance, run.run_id)}")
+            if load.then is not None:
+                run_id = submit(load.then)
+                pending[run_id] = load.then
+                run_ids.append(run_id)
+        time.sleep(0.5)
+    return run_ids
+
+
+def describe_run(instance: dg.DagsterInstance, run_id: str) -> str:
+    """The rows each asset of the run wrote and how its checks went, from the event log."""
+    records = instance.get_records_for_run(
+        run_id,
+        of_type={
+            dg.DagsterEventType.ASSET_MATERIALIZATION,
+            dg.DagsterEventType.ASSET_CHECK_EVALUATION,
+        },
+    ).records
+    events = [r.event_log_entry.dagster_event for r in records if r.event_log_entry.dagster_event]
+    written = []
+    for event in events:
+        if event.is_step_materialization:
+            materialization = event.step_materialization_data.materialization
+            metadata = materialization.metadata
+            rows = metadata.get("waap/rows_written") or metadata.get("dagster/row_count")
+            count = f" {rows.value:,} rows" if rows is not None else ""
+            written.append(f"{materialization.asset_key.to_user_string()}{count}")
     checks = [
         event.asset_check_evaluation_data
         for event in events
         if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
     ]
     failed = sorted(check.check_name for check in checks if not check.passed)
-    run = instance.get_run_by_id(run_id)
-    status = "" if run is None or run.status == dg.DagsterRunStatus.SUCCESS else " (run failed)"
-    outcome = f"{written} tables written"
+    outcome = ", ".join(written) or "nothing written"
     if checks:
-        outcome += f", {len(checks) - len(failed)} of {len(checks)} checks passed"
-    return outcome + (f" (failed: {', '.join(failed)})" if failed else "") + status
+        outcome += f"; {len(checks) - len(failed)}/{len(checks)} checks passed"
+    return outcome + (f" (failed: {', '.join(failed)})" if failed else "")
+
+
+def max_concurrent_runs(instance: dg.DagsterInstance) -> str:
+    """How many runs the instance's run queue starts at once (dagster.yaml)."""
+    queue = instance.get_concurrency_config().run_queue_config
+    limit = queue.max_concurrent_runs if queue else -1
+    return str(limit) if limit >= 0 else "all"
+
+
+def most_runs_at_once(instance: dg.DagsterInstance, run_ids: Sequence[str]) -> int:
+    """How many of the runs were running at the same moment, at most."""
+    records = instance.get_run_records(filters=dg.RunsFilter(run_ids=list(run_ids)))
+    spans = [(r.start_time, r.end_time) for r in records if r.start_time and r.end_time]
+    moments = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    running = most = 0
+    for _, change in moments:
+        running += change
+        most = max(most, running)
+    return most
 
 
 def show_summaries(lake: LakeSettings, out: Printer) -> None:

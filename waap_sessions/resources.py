@@ -53,9 +53,21 @@ class HttpResource(dg.ConfigurableResource[Any]):
 
 
 class GcoreWaapResource(HttpResource):
-    """Gcore WAAP request analytics, IP Spotlight and domains."""
+    """Gcore WAAP request analytics, IP Spotlight and domains.
 
-    api_key: str = Field(description="Gcore API key: EnvVar('GCORE_API_KEY').")
+    An asset asks for it by its resource key:
+
+        @dg.asset
+        def domain_names(gcore: GcoreWaapResource) -> list[str]:
+            with gcore.get_client() as client:
+                return [domain.name for domain in client.iter_domains()]
+
+        gcore = GcoreWaapResource.from_env()
+        defs = dg.Definitions(assets=[domain_names], resources={"gcore": gcore})
+    """
+
+    # repr=False: once Dagster resolves the EnvVar, a printed resource would show the key.
+    api_key: str = Field(description="Gcore API key: EnvVar('GCORE_API_KEY').", repr=False)
     base_url: str = Field(default=GCORE_BASE_URL, description="Gcore API base URL.")
 
     def get_client(self) -> GcoreWaapClient:
@@ -72,9 +84,21 @@ class GcoreWaapResource(HttpResource):
 
 
 class AccessWatchResource(HttpResource):
-    """Access Watch current sessions."""
+    """Access Watch current sessions.
 
-    api_key: str = Field(description="Access Watch API key: EnvVar('ACCESSWATCH_API_KEY').")
+    An asset asks for it by its resource key; secrets go in as EnvVars:
+
+        @dg.asset
+        def busy_sessions(accesswatch: AccessWatchResource) -> int:
+            with accesswatch.get_client() as client:
+                return sum(session.count > 100 for session in client.get_sessions(limit=500))
+
+        accesswatch = AccessWatchResource(api_key=dg.EnvVar("ACCESSWATCH_API_KEY"))
+    """
+
+    api_key: str = Field(
+        description="Access Watch API key: EnvVar('ACCESSWATCH_API_KEY').", repr=False
+    )
     base_url: str = Field(default=ACCESSWATCH_BASE_URL, description="Access Watch API base URL.")
 
     def get_client(self) -> AccessWatchClient:
@@ -91,7 +115,16 @@ class AccessWatchResource(HttpResource):
 
 
 class AppgateSdpResource(HttpResource):
-    """Appgate SDP Controller active-sessions dashboard (Admin API)."""
+    """Appgate SDP Controller active-sessions dashboard (Admin API).
+
+    Secrets as EnvVars, so the UI shows their names only:
+
+        appgate = AppgateSdpResource(
+            base_url="https://controller.example.com:8443/admin",
+            username=dg.EnvVar("APPGATE_USERNAME"),
+            password=dg.EnvVar("APPGATE_PASSWORD"),
+        )  # an asset taking `appgate: AppgateSdpResource` calls appgate.get_client()
+    """
 
     base_url: str = Field(
         description="The controller's Admin API, e.g. https://controller.example.com:8443/admin."
@@ -100,14 +133,14 @@ class AppgateSdpResource(HttpResource):
         default=None, description="Admin user name: EnvVar('APPGATE_USERNAME')."
     )
     password: str | None = Field(
-        default=None, description="Admin password: EnvVar('APPGATE_PASSWORD')."
+        default=None, description="Admin password: EnvVar('APPGATE_PASSWORD').", repr=False
     )
     provider: str = Field(default="local", description="Identity provider of the admin user.")
     device_id: str | None = Field(
         default=None, description="A stable UUID for this client; derived when unset."
     )
     token: str | None = Field(
-        default=None, description="A ready-made bearer token: EnvVar('APPGATE_TOKEN')."
+        default=None, description="A ready-made bearer token: EnvVar('APPGATE_TOKEN').", repr=False
     )
     api_version: int = Field(default=DEFAULT_API_VERSION, description="Peer API version (>= 20).")
 
@@ -160,6 +193,12 @@ class WarehouseResource(dg.ConfigurableResource[Any]):
     DuckDBResource is not the base: it opens a DuckDB file read-write, which is what a
     lake replaces. Give a catalog password as `EnvVar("WAAP_DUCKLAKE_CATALOG_PASSWORD")`;
     `from_env()` does.
+
+        @dg.asset(deps=["gcore_requests"])
+        def requests_by_country(warehouse: WarehouseResource) -> dict[str, int]:
+            with warehouse.read_only_connection() as lake:
+                rows = lake.sql("SELECT country, count(*) FROM gcore_requests GROUP BY 1")
+                return dict(rows.fetchall())
     """
 
     catalog: str = Field(

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 
 import duckdb
 
 from waap_sessions.lake import write_transaction
-from waap_sessions.warehouse import ACTIVE_SESSIONS, TOP_SESSIONS, claim
+from waap_sessions.warehouse import (
+    ACCESSWATCH_SESSIONS,
+    ACTIVE_SESSIONS,
+    APPGATE_ACTIVE_SESSIONS,
+    GCORE_REQUESTS,
+    TOP_SESSIONS,
+    claim,
+)
+
+# Summary column -> {raw table -> the columns its values are computed from}. The factory
+# turns it into Dagster's column lineage on the assets' translated keys; keep it beside
+# the SQL it describes. Columns that are constants in the SQL (source, dimension) have none.
+ColumnLineage = Mapping[str, Mapping[str, tuple[str, ...]]]
 
 TOP_SESSIONS_PER_DAY = 10
 
@@ -57,6 +70,22 @@ JOIN ({_MAIN_VALUE.format(column="user_agent_client")}) AS clients USING (sessio
 ORDER BY rank
 """
 
+_REQUESTS = GCORE_REQUESTS.name
+TOP_SESSIONS_LINEAGE: ColumnLineage = {
+    "domain_id": {_REQUESTS: ("domain_id",)},
+    "day": {_REQUESTS: ("day",)},
+    "rank": {_REQUESTS: ("id", "session_id")},
+    "session_id": {_REQUESTS: ("session_id",)},
+    "requests": {_REQUESTS: ("id",)},
+    "blocked": {_REQUESTS: ("decision",)},
+    "first_request_at": {_REQUESTS: ("request_time",)},
+    "last_request_at": {_REQUESTS: ("request_time",)},
+    "duration_s": {_REQUESTS: ("request_time",)},
+    "client_ip": {_REQUESTS: ("client_ip",)},
+    "country": {_REQUESTS: ("country",)},
+    "user_agent_client": {_REQUESTS: ("user_agent_client",)},
+}
+
 ACTIVE_SESSIONS_SQL = """
 SELECT snapshot_at, 'appgate' AS source, 'total' AS dimension, 'all' AS value,
        coalesce(total_count, 0) AS sessions
@@ -98,6 +127,26 @@ SELECT snapshot_at, 'accesswatch', 'identity_type', coalesce(identity_type, 'unk
 FROM accesswatch_sessions
 GROUP BY ALL
 """
+
+
+_APPGATE, _ACCESSWATCH = APPGATE_ACTIVE_SESSIONS.name, ACCESSWATCH_SESSIONS.name
+ACTIVE_SESSIONS_LINEAGE: ColumnLineage = {
+    "snapshot_at": {_APPGATE: ("snapshot_at",), _ACCESSWATCH: ("snapshot_at",)},
+    "value": {
+        _APPGATE: ("by_location", "by_version"),
+        _ACCESSWATCH: ("country_code", "reputation_status", "identity_type"),
+    },
+    "sessions": {
+        _APPGATE: ("total_count", "by_location", "by_version"),
+        _ACCESSWATCH: ("session_id",),
+    },
+}
+
+# Each summary's lineage, by table name.
+LINEAGE: dict[str, ColumnLineage] = {
+    TOP_SESSIONS.name: TOP_SESSIONS_LINEAGE,
+    ACTIVE_SESSIONS.name: ACTIVE_SESSIONS_LINEAGE,
+}
 
 
 def refresh_top_sessions(connection: duckdb.DuckDBPyConnection, day: date, domain_id: int) -> int:

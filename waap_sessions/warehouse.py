@@ -285,6 +285,13 @@ def table_reference() -> str:
 # One row per table of the contract, updated by every replacement of its rows (`claim`).
 # It lives in a schema of its own, beside the contract's tables, not among them.
 TABLE_WRITES = "waap_meta.table_writes"
+# One row per loaded partition of a partitioned table: how many rows it holds and, for
+# gcore_requests, how many the API reported. Written in the partition's own transaction,
+# so it always describes the rows that are there; the row-count checks read it.
+PARTITION_LOADS = "waap_meta.partition_loads"
+# The name of each Gcore domain by id, as the domains API last gave it: the partitions are
+# keyed by id, and the UI, run tags and metadata show the name beside it.
+DOMAINS = "waap_meta.domains"
 
 
 def create_tables(connection: duckdb.DuckDBPyConnection) -> None:
@@ -301,7 +308,7 @@ def create_tables(connection: duckdb.DuckDBPyConnection) -> None:
         ).fetchall()
     }
     missing = [table for table in TABLES if f"main.{table.name}" not in existing]
-    if not missing and TABLE_WRITES in existing:
+    if not missing and {TABLE_WRITES, PARTITION_LOADS, DOMAINS} <= existing:
         return
     names = ", ".join(f"('{table.name}')" for table in TABLES)
 
@@ -309,6 +316,15 @@ def create_tables(connection: duckdb.DuckDBPyConnection) -> None:
         lake.execute(f"CREATE SCHEMA IF NOT EXISTS {TABLE_WRITES.split('.')[0]}")
         lake.execute(
             f"CREATE TABLE IF NOT EXISTS {TABLE_WRITES} (table_name VARCHAR, writes BIGINT)"
+        )
+        lake.execute(
+            f"CREATE TABLE IF NOT EXISTS {PARTITION_LOADS} (table_name VARCHAR, day DATE, "
+            "domain_id BIGINT, row_count BIGINT, api_reported_count BIGINT, "
+            "loaded_at TIMESTAMP WITH TIME ZONE)"
+        )
+        lake.execute(
+            f"CREATE TABLE IF NOT EXISTS {DOMAINS} (domain_id BIGINT, name VARCHAR, "
+            "seen_at TIMESTAMP WITH TIME ZONE)"
         )
         for table in missing:
             lake.execute(table.create_sql())
@@ -379,21 +395,87 @@ def replace_partition(
     table: Table,
     partition: Mapping[str, Any],
     rows: pa.Table,
+    *,
+    api_reported_count: int | None = None,
 ) -> None:
     """Swap one partition's rows for `rows` in one transaction: re-runs never duplicate.
 
     Readers see the old partition or the new one, never a mix. A run that writes the
     same table at the same moment makes this commit conflict; it is then redone whole.
+    The partition's row in PARTITION_LOADS is replaced in the same transaction.
     """
-    assert set(partition) == set(table.partition_by), partition
+    assert set(partition) == set(table.partition_by) == {"day", "domain_id"}, partition
     condition = " AND ".join(f"{name} = ?" for name in partition)
+    values = list(partition.values())
 
     def swap(lake: duckdb.DuckDBPyConnection) -> None:
         claim(lake, table)
-        lake.execute(f"DELETE FROM {table.name} WHERE {condition}", list(partition.values()))
+        lake.execute(f"DELETE FROM {table.name} WHERE {condition}", values)
         _insert(lake, table, rows)
+        lake.execute(
+            f"DELETE FROM {PARTITION_LOADS} WHERE table_name = ? AND {condition}",
+            [table.name, *values],
+        )
+        lake.execute(
+            f"INSERT INTO {PARTITION_LOADS} BY NAME SELECT ? AS table_name, ? AS day, "
+            "? AS domain_id, ? AS row_count, ? AS api_reported_count, now() AS loaded_at",
+            [
+                table.name,
+                partition["day"],
+                partition["domain_id"],
+                rows.num_rows,
+                api_reported_count,
+            ],
+        )
 
     write_transaction(connection, swap, what=f"replacing {table.name} {dict(partition)}")
+
+
+def record_domains(connection: duckdb.DuckDBPyConnection, names: Mapping[int, str]) -> int:
+    """Store the names (by domain id) that are new or changed, in one transaction.
+
+    Returns how many were; none writes nothing, so a sensor may call it every tick
+    without adding a lake snapshot each time.
+    """
+    recorded = domain_names(connection)
+    changed = {domain: name for domain, name in names.items() if recorded.get(domain) != name}
+    if not changed:
+        return 0
+    ids, values = list(changed), list(changed.values())
+
+    def upsert(lake: duckdb.DuckDBPyConnection) -> None:
+        lake.execute(f"DELETE FROM {DOMAINS} WHERE list_contains(?, domain_id)", [ids])
+        lake.execute(
+            f"INSERT INTO {DOMAINS} SELECT unnest(?::BIGINT[]), unnest(?::VARCHAR[]), now()",
+            [ids, values],
+        )
+
+    write_transaction(connection, upsert, what=f"recording {len(changed)} domain name(s)")
+    return len(changed)
+
+
+def domain_names(connection: duckdb.DuckDBPyConnection) -> dict[int, str]:
+    """Every recorded domain's name by id; none on a lake written before names were kept.
+
+    Two writers recording one new domain at once may both insert it: the latest wins.
+    """
+    schema, name = DOMAINS.split(".")
+    if not connection.execute(
+        "SELECT 1 FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = ? AND table_name = ?",
+        [schema, name],
+    ).fetchall():
+        return {}
+    rows = connection.execute(
+        f"SELECT domain_id, arg_max(name, seen_at) FROM {DOMAINS} GROUP BY domain_id"
+    ).fetchall()
+    return {int(domain_id): str(value) for domain_id, value in rows}
+
+
+def table_rows(connection: duckdb.DuckDBPyConnection, table: Table) -> int:
+    """How many rows `table` holds now."""
+    row = connection.execute(f"SELECT count(*) FROM {table.name}").fetchone()
+    return int(row[0]) if row else 0
 
 
 def arrow_rows(table: Table, columns: Mapping[str, Sequence[Any]]) -> pa.Table:

@@ -4,14 +4,17 @@ Tests that change the simulator's data (arrivals) or its clock start their own.
 """
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import pytest
 
 from waap_sessions.accesswatch import AccessWatchClient
 from waap_sessions.appgate import AppgateSdpClient
+from waap_sessions.automation import AutomationSettings
+from waap_sessions.factory import build_waap_sessions_definitions
 from waap_sessions.gcore import GcoreWaapClient
 from waap_sessions.http_core import HttpSettings
 from waap_sessions.lake import LakeSettings, engine_connection
@@ -29,6 +32,52 @@ YESTERDAY = NOW.replace(hour=0) - timedelta(days=1)
 CONFIG = SimulatorConfig(
     seed=7, domains=3, days=3, requests_per_day=3000, now=NOW, active_window_s=7200
 )
+
+
+# The first day of the request partitions in tests: before every day they load.
+START_DATE = date(2026, 1, 1)
+
+
+def built_definitions(**factory_arguments: Any) -> dg.Definitions:
+    """The factory's definitions for every source (unless told otherwise), from START_DATE.
+
+    Their resources are the environment's; tests bind their own (`pipeline_resources`).
+    """
+    arguments: dict[str, Any] = {
+        "start_date": START_DATE,
+        "automation": AutomationSettings(),
+        "warehouse": WarehouseResource(),
+        **factory_arguments,
+    }
+    return build_waap_sessions_definitions(**arguments)
+
+
+def assets_by_name(defs: dg.Definitions) -> dict[str, dg.AssetsDefinition]:
+    """Each asset of `defs` by its key's last part: the table's name, however prefixed."""
+    return {
+        asset.key.path[-1]: asset
+        for asset in defs.assets or ()
+        if isinstance(asset, dg.AssetsDefinition)
+    }
+
+
+def checks_in(defs: dg.Definitions) -> list[dg.AssetChecksDefinition]:
+    """Every asset check of `defs`."""
+    return [
+        check for check in defs.asset_checks or () if isinstance(check, dg.AssetChecksDefinition)
+    ]
+
+
+DEFAULT_DEFINITIONS = built_definitions()
+ASSETS = assets_by_name(DEFAULT_DEFINITIONS)
+CHECKS = checks_in(DEFAULT_DEFINITIONS)
+# The default assets by name, for tests that materialize them directly.
+gcore_requests = ASSETS["gcore_requests"]
+gcore_ip_top_sessions = ASSETS["gcore_ip_top_sessions"]
+accesswatch_sessions = ASSETS["accesswatch_sessions"]
+appgate_active_sessions = ASSETS["appgate_active_sessions"]
+top_sessions = ASSETS["top_sessions"]
+active_sessions = ASSETS["active_sessions"]
 
 
 def fast_settings(base_url: str, **overrides: object) -> HttpSettings:

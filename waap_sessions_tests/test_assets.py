@@ -6,18 +6,19 @@ from datetime import UTC, date, datetime, timedelta
 import dagster as dg
 import pytest
 
-from waap_sessions.assets import (
+from waap_sessions.simulator import Faults, Simulator, SimulatorConfig
+from waap_sessions.warehouse import TABLES, TOP_SESSIONS
+from waap_sessions_tests.conftest import (
     ASSETS,
     accesswatch_sessions,
     active_sessions,
     appgate_active_sessions,
     gcore_ip_top_sessions,
     gcore_requests,
+    pipeline_resources,
+    query,
     top_sessions,
 )
-from waap_sessions.simulator import Faults, Simulator, SimulatorConfig
-from waap_sessions.warehouse import TABLES, TOP_SESSIONS
-from waap_sessions_tests.conftest import pipeline_resources, query
 
 TODAY = datetime.now(UTC).date()
 YESTERDAY = TODAY - timedelta(days=1)
@@ -94,8 +95,11 @@ def test_requests_are_exactly_the_apis(loaded):
     metadata = materialization_metadata(
         results[partition_key(YESTERDAY, domain_id)], "gcore_requests"
     )
-    assert metadata["dagster/row_count"] == metadata["api_reported_count"] == len(expected)
-    assert metadata["pages"] >= len(expected) // 100
+    assert metadata["dagster/partition_row_count"] == len(expected)
+    assert metadata["waap/api_reported_count"] == len(expected)
+    assert metadata["waap/pages"] >= len(expected) // 100
+    # The whole table: both loaded days of the domain.
+    assert metadata["dagster/row_count"] == query(lake, "SELECT count(*) FROM gcore_requests")[0][0]
 
 
 def materialization_metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict[str, object]:
@@ -112,10 +116,11 @@ def test_table_metadata_is_reported(loaded):
     metadata = materialization_metadata(
         results[partition_key(YESTERDAY, domain_id)], "top_sessions"
     )
-    assert metadata["dagster/row_count"] == 10
-    assert metadata["dagster/table_name"] == "top_sessions"
+    assert metadata["dagster/partition_row_count"] == 10
+    assert metadata["dagster/row_count"] == 20  # two days of one domain
+    assert metadata["dagster/table_name"] == "waap.main.top_sessions"
     assert metadata["dagster/column_schema"] == TOP_SESSIONS.column_schema()
-    for asset in ASSETS:
+    for asset in ASSETS.values():
         spec = next(iter(asset.specs))
         schema = spec.metadata["dagster/column_schema"]
         assert [column.name for column in schema.columns], spec.key

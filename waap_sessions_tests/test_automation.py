@@ -8,44 +8,40 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from waap_sessions.assets import (
-    ASSETS,
-    accesswatch_sessions,
-    active_sessions,
-    domain_partitions,
-    gcore_ip_top_sessions,
-    gcore_requests,
-    top_sessions,
-)
 from waap_sessions.automation import (
     ENVIRONMENT_VARIABLES,
     AutomationDefs,
     AutomationSettings,
     build_automation,
-    days_up_to,
-    with_automation,
 )
-from waap_sessions.checks import CHECKS
 from waap_sessions.errors import InvalidParameterError
+from waap_sessions.partitions import days_up_to, domain_partitions
 from waap_sessions.simulator import Simulator
-from waap_sessions_tests.conftest import CONFIG, pipeline_resources
+from waap_sessions_tests.conftest import (
+    ASSETS,
+    CHECKS,
+    CONFIG,
+    START_DATE,
+    accesswatch_sessions,
+    active_sessions,
+    assets_by_name,
+    built_definitions,
+    gcore_ip_top_sessions,
+    gcore_requests,
+    pipeline_resources,
+    top_sessions,
+)
 
 SETTINGS = AutomationSettings()
-AUTOMATION = build_automation(SETTINGS)
+KEYS = {name: asset.key for name, asset in ASSETS.items()}
+AUTOMATION = build_automation(SETTINGS, KEYS, START_DATE)
 # A complete day of the shared simulator's data: the day before its clock's.
 SIMULATED_DAY = (CONFIG.now - timedelta(days=1)).date().isoformat()
 
 
 def definitions(simulator: Simulator, lake: Path) -> dg.Definitions:
-    """What the code location serves: the assets with automation, their checks, the jobs."""
-    return dg.Definitions.merge(
-        dg.Definitions(
-            assets=with_automation(ASSETS, SETTINGS),
-            asset_checks=CHECKS,
-            resources=pipeline_resources(simulator, lake),
-        ),
-        AUTOMATION.definitions(),
-    )
+    """What the code location serves, its resources pointed at the simulator and `lake`."""
+    return built_definitions(**pipeline_resources(simulator, lake))
 
 
 def checks_of(asset: dg.AssetsDefinition) -> list[dg.AssetCheckKey]:
@@ -65,14 +61,16 @@ def domains(simulator: Simulator) -> list[str]:
 
 def sensor_tick(simulator: Simulator, instance: dg.DagsterInstance, lake: Path):
     """One tick of gcore_domain_sensor, as the daemon runs it, against the simulator."""
-    context = dg.build_sensor_context(
+    assert AUTOMATION.gcore_domain_sensor is not None
+    # Closed after the tick, as the daemon does: the instance made from the ref goes too.
+    with dg.build_sensor_context(
         instance=instance,
         # The ref lets the sensor check its partition keys against the instance.
         instance_ref=instance.get_ref(),
-        resources={"gcore": pipeline_resources(simulator, lake)["gcore"]},
+        resources=pipeline_resources(simulator, lake),
         definitions=definitions(simulator, lake),
-    )
-    return AUTOMATION.gcore_domain_sensor.evaluate_tick(context)
+    ) as context:
+        return AUTOMATION.gcore_domain_sensor.evaluate_tick(context)
 
 
 def requested_keys(run_requests: list[dg.RunRequest]) -> list[str]:
@@ -89,7 +87,7 @@ def test_the_first_tick_adds_every_domain_and_backfills_it(simulator, instance, 
     assert [request.partition_keys for request in tick.dynamic_partitions_requests] == [domains]
     # 3 complete days (backfill_days) and today; the tick may straddle midnight.
     expected = [
-        [f"{day}|{domain}" for domain in domains for day in days_up_to(moment, 3 + 1)]
+        [f"{day}|{domain}" for domain in domains for day in days_up_to(moment, 3 + 1, START_DATE)]
         for moment in (today, datetime.now(UTC))
     ]
     assert requested_keys(tick.run_requests) in expected
@@ -135,10 +133,13 @@ def schedule_tick(
     repository: dg.RepositoryDefinition,
     at: datetime,
 ):
-    context = dg.build_schedule_context(
-        instance=instance, scheduled_execution_time=at, repository_def=repository
-    )
-    return schedule.evaluate_tick(context)
+    with dg.build_schedule_context(
+        instance=instance,
+        scheduled_execution_time=at,
+        repository_def=repository,
+        resources=repository.get_top_level_resources(),
+    ) as context:
+        return schedule.evaluate_tick(context)
 
 
 @pytest.mark.parametrize(
@@ -191,8 +192,12 @@ def test_the_snapshot_schedule_runs_the_snapshot_job(instance, repository):
 
 
 def test_days_never_start_before_the_first_date_partition():
-    assert days_up_to(datetime(2026, 1, 2, 5, tzinfo=UTC), 4) == ["2026-01-01", "2026-01-02"]
-    assert days_up_to(datetime(2026, 3, 1, 23, 59, tzinfo=UTC), 2) == ["2026-02-28", "2026-03-01"]
+    start = START_DATE
+    assert days_up_to(datetime(2026, 1, 2, 5, tzinfo=UTC), 4, start) == ["2026-01-01", "2026-01-02"]
+    assert days_up_to(datetime(2026, 3, 1, 23, 59, tzinfo=UTC), 2, start) == [
+        "2026-02-28",
+        "2026-03-01",
+    ]
 
 
 # The summaries follow their inputs, over a real lake
@@ -256,30 +261,19 @@ def test_a_partition_job_run_does_not_trigger_its_summary_again(
 # Conditions and policies attached without changing anything else
 
 
-def test_with_automation_changes_only_conditions_and_freshness():
-    for before, after in zip(ASSETS, with_automation(ASSETS, SETTINGS), strict=True):
-        spec_before, spec_after = before.specs_by_key[before.key], after.specs_by_key[after.key]
-        assert after.key == before.key
-        assert after.partitions_def == before.partitions_def
-        assert spec_after.deps == spec_before.deps
-        assert spec_after.metadata == spec_before.metadata
-        assert after.op.pool == before.op.pool
-        assert after.op.compute_fn is before.op.compute_fn
-        assert spec_after.freshness_policy is not None
-    conditions = {
-        asset.key: asset.specs_by_key[asset.key].automation_condition
-        for asset in with_automation(ASSETS, SETTINGS)
+def test_only_the_summaries_follow_their_inputs_and_every_asset_has_a_freshness_policy():
+    specs = {name: asset.specs_by_key[asset.key] for name, asset in ASSETS.items()}
+    assert {name for name, spec in specs.items() if spec.automation_condition} == {
+        "top_sessions",
+        "active_sessions",
     }
-    assert {key for key, condition in conditions.items() if condition} == {
-        top_sessions.key,
-        active_sessions.key,
-    }
+    assert all(spec.freshness_policy for spec in specs.values())
 
 
 def policies(settings: AutomationSettings) -> dict[str, dg.FreshnessPolicy | None]:
     return {
-        asset.key.to_user_string(): asset.specs_by_key[asset.key].freshness_policy
-        for asset in with_automation(ASSETS, settings)
+        name: asset.specs_by_key[asset.key].freshness_policy
+        for name, asset in assets_by_name(built_definitions(automation=settings)).items()
     }
 
 
@@ -307,13 +301,11 @@ def test_freshness_follows_each_clock():
 
 
 def all_statuses(automation: AutomationDefs) -> set[str]:
+    defs = automation.definitions()
     return {
-        str(automation.gcore_domain_sensor.default_status.value),
-        str(automation.summaries_automation_sensor.default_status.value),
-        str(automation.gcore_daily_schedule.default_status.value),
-        str(automation.gcore_intraday_schedule.default_status.value),
-        str(automation.snapshot_schedule.default_status.value),
-        str(automation.lake_maintenance_schedule.default_status.value),
+        str(definition.default_status.value)
+        for definition in [*(defs.schedules or ()), *(defs.sensors or ())]
+        if isinstance(definition, dg.ScheduleDefinition | dg.SensorDefinition)
     }
 
 
@@ -324,7 +316,9 @@ def test_everything_runs_by_default():
 def test_disabled_automation_starts_stopped(monkeypatch):
     monkeypatch.setenv("WAAP_AUTOMATION_ENABLED", "false")
 
-    assert all_statuses(build_automation(AutomationSettings.from_env())) == {"STOPPED"}
+    assert all_statuses(build_automation(AutomationSettings.from_env(), KEYS, START_DATE)) == {
+        "STOPPED"
+    }
 
 
 def test_from_env_reads_every_variable(monkeypatch):
@@ -354,7 +348,9 @@ def test_from_env_reads_every_variable(monkeypatch):
         snapshot_retention_hours=168,
         file_grace_minutes=120,
     )
-    automation = build_automation(settings)
+    automation = build_automation(settings, KEYS, START_DATE)
+    assert automation.gcore_daily_schedule is not None
+    assert automation.gcore_intraday_schedule is not None
     assert automation.gcore_daily_schedule.cron_schedule == "30 1 * * *"
     assert automation.gcore_intraday_schedule.cron_schedule == "*/30 * * * *"
     assert automation.lake_maintenance_schedule.cron_schedule == "0 4 * * 0"

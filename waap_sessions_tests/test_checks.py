@@ -16,20 +16,22 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from waap_sessions.assets import (
-    API_REPORTED_COUNT,
+from waap_sessions.lake import open_lake
+from waap_sessions.simulator import Simulator, SimulatorConfig
+from waap_sessions.warehouse import PARTITION_LOADS
+from waap_sessions_tests.conftest import (
     ASSETS,
+    CHECKS,
     accesswatch_sessions,
     active_sessions,
     appgate_active_sessions,
     gcore_ip_top_sessions,
     gcore_requests,
+    lake_settings,
+    pipeline_resources,
+    query,
     top_sessions,
 )
-from waap_sessions.checks import CHECKS
-from waap_sessions.lake import open_lake
-from waap_sessions.simulator import Simulator, SimulatorConfig
-from waap_sessions_tests.conftest import lake_settings, pipeline_resources, query
 
 YESTERDAY = datetime.now(UTC).date() - timedelta(days=1)
 DAYS = (YESTERDAY - timedelta(days=1), YESTERDAY)
@@ -98,7 +100,7 @@ def run_checks(
 ) -> dict[dg.AssetCheckKey, dg.AssetCheckEvaluation]:
     """Execute only the given checks (no asset materializes) against `lake`."""
     result = dg.materialize(
-        [*ASSETS, *CHECKS],
+        [*ASSETS.values(), *CHECKS],
         instance=loaded.instance,
         resources=pipeline_resources(loaded.simulator, lake),
         selection=dg.AssetSelection.checks(*keys),
@@ -194,7 +196,16 @@ FAULTS: list[tuple[str, str, tuple[str, ...], str]] = [
         "gcore_requests",
         "row_count_matches_api",
         (f"DELETE FROM gcore_requests WHERE {first_row('gcore_requests')}",),
-        f'"{API_REPORTED_COUNT}": 3000, "rows_in_table": 2999',
+        '"api_reported_count": 3000, "rows_in_table": 2999',
+    ),
+    (
+        "gcore_requests",
+        "past_partitions_not_empty",
+        (
+            f"UPDATE {PARTITION_LOADS} SET row_count = 0 WHERE table_name = 'gcore_requests' "
+            f"AND day = '{DAYS[0]}'",
+        ),
+        f'"day": "{DAYS[0]}"',
     ),
     (
         "gcore_ip_top_sessions",
@@ -416,26 +427,49 @@ def test_check_fails_on_data_that_breaks_it(
     key = check_key(table, check)
     evaluation = run_checks(loaded, lake, key)[key]
     assert not evaluation.passed
-    assert evaluation.severity == dg.AssetCheckSeverity.ERROR
+    warning_only = check == "past_partitions_not_empty"
+    assert evaluation.severity == (
+        dg.AssetCheckSeverity.WARN if warning_only else dg.AssetCheckSeverity.ERROR
+    )
     assert expected in plain_metadata(evaluation)
 
 
-def test_row_count_skips_partitions_without_a_reported_count(loaded: Loaded) -> None:
-    """A partition whose latest load recorded no total (a page size, not a count) is skipped."""
-    other_domain = loaded.simulator.dataset.domains[1].id
-    loaded.instance.report_runless_asset_event(
-        dg.AssetMaterialization(
-            asset_key="gcore_requests",
-            partition=partition_key(YESTERDAY, other_domain),
-            metadata={API_REPORTED_COUNT: None},
-        )
+def test_row_count_skips_partitions_without_a_reported_count(
+    loaded: Loaded, tmp_path: Path
+) -> None:
+    """A partition loaded without a total (the API gave a page size, not a count) is not
+    compared: a row missing from it is not a failure."""
+    lake = faulty_copy(
+        loaded.lake,
+        tmp_path,
+        (
+            f"UPDATE {PARTITION_LOADS} SET api_reported_count = NULL "
+            f"WHERE table_name = 'gcore_requests' AND day = '{DAYS[0]}'",
+            f"DELETE FROM gcore_requests WHERE rowid = (SELECT min(rowid) FROM gcore_requests "
+            f"WHERE day = '{DAYS[0]}')",
+        ),
     )
     key = check_key("gcore_requests", "row_count_matches_api")
-    evaluation = run_checks(loaded, loaded.lake, key)[key]
-    assert evaluation.passed
-    metadata = {k: v.value for k, v in evaluation.metadata.items()}
-    assert metadata["partitions_compared"] == len(DAYS)
-    assert metadata["partitions_without_reported_count"] == 1
+    assert run_checks(loaded, lake, key)[key].passed
+
+
+def test_loads_record_the_apis_count_with_the_rows(loaded: Loaded) -> None:
+    """Each load's row in partition_loads: the rows written and the API's count, equal."""
+    records = query(
+        loaded.lake,
+        f"SELECT day, domain_id, row_count, api_reported_count FROM {PARTITION_LOADS} "
+        "WHERE table_name = 'gcore_requests' ORDER BY day",
+    )
+    assert [(day, domain) for day, domain, _, _ in records] == [
+        (day, loaded.domain_id) for day in DAYS
+    ]
+    for day, domain, rows, reported in records:
+        in_table = query(
+            loaded.lake,
+            "SELECT count(*) FROM gcore_requests WHERE day = ? AND domain_id = ?",
+            [day, domain],
+        )[0][0]
+        assert rows == reported == in_table > 0
 
 
 def test_blocking_checks_guard_what_the_summaries_read() -> None:
@@ -468,8 +502,9 @@ def test_only_a_blocking_failure_stops_the_summary_in_the_same_run(
     """One run loads a partition of gcore_requests, runs its checks, then top_sessions.
 
     The load itself is good, but a bad row left on another day fails a check on the whole
-    table. Blocking: top_sessions must not be rebuilt from the poisoned table, so its rows,
-    removed beforehand, stay missing. Non-blocking: the summary is rebuilt as usual.
+    table (and that day's row count). Blocking: top_sessions must not be rebuilt from the
+    poisoned table, so its rows, removed beforehand, stay missing. Non-blocking: the
+    summary is rebuilt as usual.
     """
     other_day, day = DAYS
     lake = faulty_copy(
@@ -497,6 +532,7 @@ def test_only_a_blocking_failure_stops_the_summary_in_the_same_run(
     assert (top_sessions.key in materialized) is summary_runs
     assert gcore_requests.key in materialized
     failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
-    assert failed == {failing_check}
+    # The planted row also leaves its day with one row more than the API reported.
+    assert failed == {failing_check, "row_count_matches_api"}
     rows = query(lake, "SELECT count(*) FROM top_sessions WHERE day = ?", [day])
     assert rows == [(10,) if summary_runs else (0,)]

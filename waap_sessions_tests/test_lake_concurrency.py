@@ -20,12 +20,12 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from waap_sessions.assets import gcore_requests
 from waap_sessions.demo import simulator_environment
 from waap_sessions.lake import ENVIRONMENT_VARIABLES, LakeSettings
 from waap_sessions.resources import GcoreWaapResource, WarehouseResource
 from waap_sessions.simulator import Simulator, SimulatorConfig
 from waap_sessions.warehouse import connect
+from waap_sessions_tests.conftest import gcore_requests
 from waap_sessions_tests.postgres import PostgresServer
 
 ROOT = Path(__file__).resolve().parents[1]
