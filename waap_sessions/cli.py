@@ -7,18 +7,34 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from waap_sessions.demo import dagster_home, run_demo, simulator_environment
 from waap_sessions.errors import WaapSessionsError
 from waap_sessions.migration import migrate
-from waap_sessions.simulator import Faults, Simulator, SimulatorConfig
-from waap_sessions.simulator.server import is_loopback
 from waap_sessions.warehouse import connect, table_reference
+
+
+@contextmanager
+def _simulator_extra(command: str) -> Iterator[None]:
+    """Wraps a subcommand's imports of the simulator or the demo (the `simulator` extra).
+
+    They are imported there, not with this module, so a deployment's commands (migrate,
+    tables) run without the extra; when it is missing, one line says how to install it.
+    """
+    try:
+        yield
+    except ModuleNotFoundError as error:
+        if (error.name or "").startswith("waap_sessions"):
+            raise
+        raise SystemExit(
+            f"error: waap-sessions {command} needs the simulator extra: "
+            "pip install 'waap-sessions[simulator]'"
+        ) from error
 
 
 def _add_simulate(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -48,6 +64,9 @@ def _add_simulate(subcommands: argparse._SubParsersAction[argparse.ArgumentParse
 
 def simulate(args: argparse.Namespace) -> int:
     """Start the simulator, print where it listens and how to log in, serve until Ctrl-C."""
+    with _simulator_extra("simulate"):
+        from waap_sessions.simulator import Faults, Simulator, SimulatorConfig
+        from waap_sessions.simulator.server import is_loopback
     if not (args.allow_non_loopback or is_loopback(args.host)):
         print(
             f"error: refusing to listen on non-loopback host {args.host!r}; "
@@ -106,6 +125,9 @@ def _add_demo(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def demo(args: argparse.Namespace) -> int:
     """Run the README's first command: the whole pipeline on the built-in simulator."""
+    with _simulator_extra("demo"):
+        from waap_sessions.demo import run_demo
+        from waap_sessions.simulator import SimulatorConfig
     run_demo(SimulatorConfig(seed=args.seed))
     return 0
 
@@ -121,6 +143,9 @@ def _add_dev(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 def dev(args: argparse.Namespace) -> int:
     """`dagster dev` with every resource pointed at a simulator started for it."""
+    with _simulator_extra("dev"):
+        from waap_sessions.demo import dagster_home, simulator_environment
+        from waap_sessions.simulator import Simulator, SimulatorConfig
     dagster = Path(sys.executable).with_name("dagster")
     with Simulator(SimulatorConfig(seed=args.seed)) as simulator:
         print(f"Simulator serving at {simulator.base_url}", flush=True)

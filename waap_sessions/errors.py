@@ -14,11 +14,27 @@ from typing import Any
 
 
 class WaapSessionsError(Exception):
-    """Base of every error this package raises on purpose."""
+    """Base of every error this package raises on purpose.
+
+    Its message holds plain strings only, so it may be logged as it is:
+
+        try:
+            rows = list(client.iter_requests("2026-11-19T00:00:00Z", "2026-11-20T00:00:00Z"))
+        except WaapSessionsError as error:
+            log.error("Gcore load failed: %s", error)
+    """
 
 
 class InvalidParameterError(WaapSessionsError, ValueError):
-    """A parameter broke a documented limit; raised before any request is sent."""
+    """A parameter broke a documented limit; raised before any request is sent.
+
+    `fields` names the offending parameters:
+
+        try:
+            client.get_sessions(limit=0)
+        except InvalidParameterError as error:
+            print(error.fields)  # ('limit',)
+    """
 
     def __init__(self, what: str, problems: Sequence[tuple[str, str]]) -> None:
         self.what = what
@@ -41,7 +57,15 @@ class FieldError:
 
 
 class ApiError(WaapSessionsError):
-    """The API answered with an error status."""
+    """The API answered with an error status; each status has its subclass below.
+
+    Its fields say what failed, in the server's own words:
+
+        try:
+            client.get_top_sessions("203.0.113.7", domain_id=1)
+        except ApiError as error:
+            print(error.status, error.detail, [field.location for field in error.errors])
+    """
 
     def __init__(
         self,
@@ -76,39 +100,93 @@ class ApiError(WaapSessionsError):
 
 
 class BadRequestError(ApiError):
-    """400: the server could not read the request."""
+    """400: the server could not read the request.
+
+    `detail` holds the server's explanation:
+
+        except BadRequestError as error:
+            print(error.detail)  # the server's own explanation
+    """
 
 
 class AuthenticationError(ApiError):
-    """401: the credentials are missing, wrong or expired."""
+    """401: the credentials are missing, wrong or expired.
+
+    Retrying will not help; the credentials must change:
+
+        except AuthenticationError as error:
+            raise SystemExit(f"check the {error.vendor} credentials") from error
+    """
 
 
 class PermissionDeniedError(ApiError):
-    """403: the credentials are valid but may not do this."""
+    """403: the credentials are valid but may not do this.
+
+    `method` and `path` say what was refused:
+
+        except PermissionDeniedError as error:
+            print(f"this key may not call {error.method} {error.path}")
+    """
 
 
 class NotFoundError(ApiError):
-    """404: no such resource (or domain) for this account."""
+    """404: no such resource (or domain) for this account.
+
+    A domain removed from the account answers so:
+
+        except NotFoundError:
+            sessions = []  # e.g. a domain removed from the account
+    """
 
 
 class NotAcceptableError(ApiError):
-    """406: Appgate does not speak the requested peer API version."""
+    """406: Appgate does not speak the requested peer API version.
+
+    An older controller wants an older peer API version:
+
+        except NotAcceptableError:
+            client = AppgateSdpClient(settings, token=token, api_version=20)
+    """
 
 
 class ConflictError(ApiError):
-    """409: a lock or a concurrent change on the server side; retried."""
+    """409: a lock or a concurrent change on the server side; retried.
+
+    Raised once the retries are spent:
+
+        except ConflictError as error:  # still conflicting after every retry
+            print(error.title, error.detail)
+    """
 
 
 class UnprocessableEntityError(ApiError):
-    """422: the server's own validation rejected the parameters."""
+    """422: the server's own validation rejected the parameters.
+
+    `errors` names each rejected field:
+
+        except UnprocessableEntityError as error:
+            print([(field.location, field.message) for field in error.errors])
+    """
 
 
 class RateLimitError(ApiError):
-    """429: too many requests; retried after the server's `Retry-After`."""
+    """429: too many requests; retried after the server's `Retry-After`.
+
+    Raised once the retries are spent; wait as the server asked:
+
+        except RateLimitError as error:  # still limited after every retry
+            time.sleep(error.retry_after_s or 60)
+    """
 
 
 class ServerError(ApiError):
-    """5xx: the server failed; retried."""
+    """5xx: the server failed; retried.
+
+    Raised once the retries are spent:
+
+        except ServerError as error:  # still failing after every retry
+            print(error.status, error.vendor)
+    """
 
 
 _ERROR_BY_STATUS: Mapping[int, type[ApiError]] = {
@@ -131,7 +209,15 @@ def api_error_class(status: int) -> type[ApiError]:
 
 
 class ApiTransportError(WaapSessionsError):
-    """The request never got an answer: connection refused or cut, or a timeout."""
+    """The request never got an answer: connection refused or cut, or a timeout.
+
+    Raised once the retries are spent; `reason` says what happened:
+
+        try:
+            sessions = client.get_sessions()
+        except ApiTransportError as error:
+            print(error.vendor, error.reason)  # e.g. a read timeout, after every retry
+    """
 
     def __init__(self, *, vendor: str, method: str, path: str, reason: str) -> None:
         self.vendor = vendor
@@ -142,7 +228,15 @@ class ApiTransportError(WaapSessionsError):
 
 
 class ResponseFormatError(WaapSessionsError):
-    """The answer does not match the documented schema (drift in a required field)."""
+    """The answer does not match the documented schema (drift in a required field).
+
+    `problems` lists each field that drifted, and how:
+
+        try:
+            dashboard = client.get_active_sessions_dashboard()
+        except ResponseFormatError as error:
+            print(error.path, error.problems)  # which fields drifted, and how
+    """
 
     def __init__(self, *, vendor: str, path: str, problems: Sequence[str]) -> None:
         self.vendor = vendor
@@ -154,11 +248,25 @@ class ResponseFormatError(WaapSessionsError):
 
 
 class WarehouseError(WaapSessionsError):
-    """The lake could not be opened or written: what was asked, where, and why."""
+    """The lake could not be opened or written: what was asked, where, and why.
+
+    For example, a catalog server out of reach:
+
+        try:
+            lake = connect(settings=LakeSettings(catalog="postgres:dbname=waap host=db"))
+        except WarehouseError as error:
+            print(error)  # e.g. the catalog server could not be reached
+    """
 
 
 class WarehouseConflictError(WarehouseError):
-    """A write lost its commit to other writers of the same table on every try."""
+    """A write lost its commit to other writers of the same table on every try.
+
+    Nothing of that write is in the lake; run it again:
+
+        except WarehouseConflictError as error:  # nothing of it was written
+            print(error.what, error.attempts)  # run it again, or fewer writers at once
+    """
 
     def __init__(self, what: str, attempts: int) -> None:
         self.what = what

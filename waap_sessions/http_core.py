@@ -45,7 +45,15 @@ ResultT = TypeVar("ResultT")
 
 
 class HttpSettings(BaseModel):
-    """How to reach one API and how hard to try. Validated before any request is sent."""
+    """How to reach one API and how hard to try. Validated before any request is sent.
+
+    Every client takes one:
+
+        settings = HttpSettings(
+            base_url="https://api.gcore.com", max_retries=5, requests_per_second=10
+        )
+        client = GcoreWaapClient(os.environ["GCORE_API_KEY"], settings)
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

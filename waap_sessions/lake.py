@@ -74,7 +74,14 @@ T = TypeVar("T")
 
 
 class LakeSettings(BaseModel):
-    """Where the lake is: validated on construction, so a bad value fails before any load."""
+    """Where the lake is: validated on construction, so a bad value fails before any load.
+
+    Give them where the WAAP_DUCKLAKE_* variables will not do:
+
+        settings = LakeSettings(catalog="sqlite:lake/catalog.sqlite", data_path="lake/data/")
+        with connect(settings=settings) as lake:
+            print(lake.sql("SELECT count(*) FROM gcore_requests").fetchone())
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

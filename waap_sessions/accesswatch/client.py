@@ -27,7 +27,14 @@ class SessionsQuery(BaseModel):
 
 
 class AccessWatchClient(VendorClient):
-    """A plain Access Watch API client (no Dagster inside); close it, or use it with `with`."""
+    """A plain Access Watch API client (no Dagster inside); close it, or use it with `with`.
+
+    The current sessions, each with its identity and reputation:
+
+        with AccessWatchClient(os.environ["ACCESSWATCH_API_KEY"]) as client:
+            for session in client.get_sessions(limit=50):
+                print(session.id, session.count, session.reputation.status)
+    """
 
     def __init__(self, api_key: str | SecretStr, settings: HttpSettings | None = None) -> None:
         secret = require_secret(api_key, "Access Watch settings", "api_key")

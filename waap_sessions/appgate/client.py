@@ -150,6 +150,11 @@ class AppgateSdpClient(VendorClient):
     """A plain Appgate SDP Admin API client (no Dagster inside); close it, or use `with`.
 
     `settings.base_url` is the controller's Admin API, e.g. `https://controller:8443/admin`.
+
+        settings = HttpSettings(base_url="https://controller.example.com:8443/admin")
+        password = os.environ["APPGATE_PASSWORD"]
+        with AppgateSdpClient(settings, username="admin", password=password) as client:
+            print(client.get_active_sessions_dashboard().total_count)
     """
 
     def __init__(

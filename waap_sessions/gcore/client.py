@@ -48,7 +48,15 @@ class OffsetCeilingReached(Exception):
 
 
 class GcoreWaapClient(VendorClient):
-    """A plain Gcore WAAP API client (no Dagster inside); close it, or use it with `with`."""
+    """A plain Gcore WAAP API client (no Dagster inside); close it, or use it with `with`.
+
+    For example, the requests of one domain since a moment:
+
+        with GcoreWaapClient(os.environ["GCORE_API_KEY"]) as client:
+            domain_ids = [domain.id for domain in client.iter_domains()]
+            for request in client.iter_requests("2026-11-19T00:00:00Z", domains=domain_ids[:1]):
+                print(request.client_ip, request.path, request.status_code)
+    """
 
     def __init__(self, api_key: str | SecretStr, settings: HttpSettings | None = None) -> None:
         secret = require_secret(api_key, "Gcore settings", "api_key")
