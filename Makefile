@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint pytest bench simulate ui postgres clean
+.PHONY: demo test lint pytest bench simulate ui postgres browser clean
 
 demo: $(INSTALLED)
 	$(BIN)/waap-sessions demo
@@ -18,7 +18,7 @@ lint: $(INSTALLED)
 	$(BIN)/mypy waap_sessions bench
 
 pytest: $(INSTALLED)
-	$(BIN)/pytest -n auto
+	$(BIN)/pytest -n auto --dist loadgroup
 
 bench: $(INSTALLED)
 	$(BIN)/python -m bench
@@ -37,6 +37,14 @@ postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
 		apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql; }
+
+# Debian's Chromium and its chromedriver, for the UI tests in a headless browser (without
+# them they are skipped, except on CI). Needs root, as CI has.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+		apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			chromium chromium-driver; }
 
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed: make PYTHON=python3.11")'
