@@ -131,11 +131,13 @@ def run_demo(config: SimulatorConfig | None = None, out: Printer = print) -> Non
         Simulator(config) as simulator,
         environment({**simulator_environment(simulator), "DAGSTER_HOME": str(home)}),
     ):
-        # dagster dev loads the code location while the domain sensor ticks here.
+        # dagster dev loads the code location while the domain sensor ticks here. The
+        # instance opens first: it creates the storage a new home lacks, which two
+        # processes creating it at once would both stamp.
         started = time.monotonic()
         with (
-            local_dagster(home / "demo-dagster.log") as dagster,
             dg.DagsterInstance.get() as instance,
+            local_dagster(home / "demo-dagster.log") as dagster,
         ):
             # Imported here: the definitions read the environment when they load.
             from waap_sessions.definitions import defs

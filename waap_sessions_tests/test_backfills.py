@@ -155,6 +155,9 @@ def environment(simulator: Simulator, folder: Path) -> dict[str, str]:
     home = folder / "dagster_home"
     home.mkdir(parents=True)
     shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    # Create the instance's storage here, once: a webserver and a daemon that start at the
+    # same moment on an empty home both stamp its schema, and one fails with two heads.
+    dg.DagsterInstance.from_config(str(home)).dispose()
     lake = lake_settings(folder)
     return {
         **os.environ,
