@@ -28,6 +28,7 @@ import dagster as dg
 from dagster._core.definitions.metadata.metadata_set import TableMetadataSet
 
 from waap_sessions.errors import InvalidParameterError
+from waap_sessions.lake import LAKE
 from waap_sessions.warehouse import (
     ACCESSWATCH_SESSIONS,
     ACTIVE_SESSIONS,
@@ -39,8 +40,6 @@ from waap_sessions.warehouse import (
 )
 
 DEFAULT_GROUP = "waap_sessions"
-# The catalog alias every connection attaches the lake as (lake.py): tables are `waap.<name>`.
-CATALOG_ALIAS = "waap"
 
 
 class Source(StrEnum):
@@ -169,7 +168,7 @@ def table_metadata(
     return dict(
         TableMetadataSet(
             column_schema=table.column_schema(),
-            table_name=f"{CATALOG_ALIAS}.main.{table.name}",
+            table_name=f"{LAKE}.main.{table.name}",
             row_count=row_count,
             partition_row_count=partition_row_count,
         )

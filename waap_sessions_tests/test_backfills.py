@@ -40,7 +40,7 @@ from waap_sessions.warehouse import (
     TOP_SESSIONS,
 )
 from waap_sessions_tests.conftest import lake_settings, query
-from waap_sessions_tests.test_ui import free_port
+from waap_sessions_tests.postgres import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

@@ -7,7 +7,6 @@ they fail: CI installs it, and a missing browser must not pass unnoticed."""
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from waap_sessions.partitions import DOMAINS_PARTITIONS_NAME
 from waap_sessions.warehouse import TABLES
+from waap_sessions_tests.postgres import free_port
 
 # One worker runs the whole module (`--dist loadgroup`): its tests share one webserver.
 pytestmark = pytest.mark.xdist_group("ui")
@@ -59,12 +59,6 @@ PARTITION_COUNTS = {days * len(DOMAINS) for days in (DAYS_LOADED + 1, DAYS_LOADE
 PAGE_TIMEOUT_S = 60
 # A count as the UI shows it, with thousands separators: "3,177 partitions".
 COUNT = r"(\d[\d,]*)"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
