@@ -40,7 +40,13 @@ SELECTIONS = [frozenset(pick) for size in (1, 2) for pick in combinations(sorted
 
 @pytest.fixture(scope="module")
 def small_simulator():
-    with Simulator(SimulatorConfig(seed=11, domains=2, days=2, requests_per_day=300)) as simulator:
+    """A small account on the real clock (the jobs load yesterday); at 300 requests a day
+    a night hour can have no session in the default 30-minute window, so the window is two
+    days: every session counts as active and each snapshot has rows at any hour."""
+    config = SimulatorConfig(
+        seed=11, domains=2, days=2, requests_per_day=300, active_window_s=2 * 86_400
+    )
+    with Simulator(config) as simulator:
         yield simulator
 
 
