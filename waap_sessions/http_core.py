@@ -1,9 +1,10 @@
 """The HTTP core every vendor client shares.
 
 One `HttpClient` per API: timeouts, retries with exponential backoff and jitter (on
-408, 409, 429, 5xx and on transport failures), `Retry-After` and `retry-after-ms`
-honoured up to a cap, a client-side rate limit, a cap on requests in flight, error
-answers turned into typed `ApiError`s, and counters the assets report as metadata.
+408, 409, 5xx and on transport failures), `Retry-After` and `retry-after-ms` honoured up
+to a cap, 429s waited out by every thread at once while the client learns the server's
+rate from them, an optional hard rate cap, a cap on requests in flight, error answers
+turned into typed `ApiError`s, and counters the assets report as metadata.
 
 Credentials travel only in headers set by an `httpx.Auth`; nothing here logs or raises
 a header, so no secret reaches a log line, an exception or run metadata.
@@ -25,12 +26,12 @@ from importlib.metadata import version
 from typing import Any, Self, TypeVar
 
 import httpx
-import tenacity
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from waap_sessions.errors import (
     ApiError,
     ApiTransportError,
+    RateLimitError,
     api_error_class,
     field_errors,
 )
@@ -60,12 +61,15 @@ class HttpSettings(BaseModel):
     base_url: str = Field(pattern=r"^https?://[^\s/@]+(/[^\s@]*)?$")
     connect_timeout_s: float = Field(default=5.0, gt=0, le=300)
     read_timeout_s: float = Field(default=120.0, gt=0, le=3600)
+    # Retries of errors; a 429 waited out as the server asked spends `max_rate_limit_wait_s`.
     max_retries: int = Field(default=3, ge=0, le=20)
     backoff_initial_s: float = Field(default=0.5, ge=0, le=60)
     backoff_max_s: float = Field(default=8.0, ge=0, le=600)
     max_retry_after_s: float = Field(default=60.0, ge=0, le=3600)
+    # The most one request waits out 429s in all, before its RateLimitError is raised.
+    max_rate_limit_wait_s: float = Field(default=600.0, ge=0, le=86_400)
     requests_per_second: float | None = Field(default=None, gt=0, le=10_000)
-    max_in_flight: int = Field(default=4, ge=1, le=64)
+    max_in_flight: int = Field(default=16, ge=1, le=64)
 
     @field_validator("base_url")
     @classmethod
@@ -79,6 +83,7 @@ class HttpStats:
 
     requests: int = 0
     retries: int = 0
+    rate_limited: int = 0  # 429 answers
     bytes_received: int = 0
     retry_wait_s: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -88,12 +93,14 @@ class HttpStats:
         *,
         requests: int = 0,
         retries: int = 0,
+        rate_limited: int = 0,
         bytes_received: int = 0,
         retry_wait_s: float = 0.0,
     ) -> None:
         with self._lock:
             self.requests += requests
             self.retries += retries
+            self.rate_limited += rate_limited
             self.bytes_received += bytes_received
             self.retry_wait_s += retry_wait_s
 
@@ -103,32 +110,95 @@ class HttpStats:
             return {
                 "requests": self.requests,
                 "retries": self.retries,
+                "rate_limited": self.rate_limited,
                 "bytes_received": self.bytes_received,
                 "retry_wait_s": round(self.retry_wait_s, 3),
             }
 
 
 class RateLimiter:
-    """Spaces requests evenly at `per_second` across all threads of one client.
+    """Paces the requests of one client, across all its threads, to what the server allows.
 
-    A leaky bucket of size one: a few lines, so no dependency for it (pyrate-limiter
-    would add a background thread and an API that changed in each major release).
+    Requests are spaced evenly at the lower of two rates: `per_second`, a hard cap the
+    user sets, and a rate learned from the server's 429s (none until the first). A 429
+    pauses every thread, not only the refused one, until the wait the server asked has
+    passed. It also sets the learned rate a margin below what the server served since the
+    previous 429: both moments find its budget spent, so what it served in between is
+    what it allows, bursts and pauses included. While requests are held back and no 429
+    comes, the rate grows by a tenth each second, so a limit that rises is found again
+    (TCP's additive increase, multiplicative decrease, with a measured decrease).
+
+    A few lines, so no dependency for it (pyrate-limiter would add a background thread,
+    a fixed rate, and an API that changed in each major release).
     """
 
+    MARGIN = 0.9  # of the measured rate, so the next 429 is a while off
+    GROWTH = 1.1  # per second in which requests were held back
+    WINDOW_S = 10.0  # at most this much history measures what the server served
+
     def __init__(self, per_second: float | None) -> None:
-        self._interval = 1.0 / per_second if per_second else 0.0
+        self._ceiling = per_second
+        self._learned: float | None = None
         self._next_slot = 0.0
+        self._paused_until = 0.0
+        self._refused_at: float | None = None  # when the rate was last learned
+        self._grown_at = 0.0
+        self._held_back = False
+        self._served: deque[float] = deque()  # send times of answers since `_refused_at`
         self._lock = threading.Lock()
 
     def acquire(self) -> None:
-        if not self._interval:
-            return
+        """Wait for this request's turn: after any pause, at the current rate."""
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                self._grow(now)
+                rates = [rate for rate in (self._ceiling, self._learned) if rate]
+                slot = max(now, self._paused_until, self._next_slot)
+                if rates:
+                    self._held_back |= self._next_slot > now
+                    self._next_slot = slot + 1.0 / min(rates)
+            if slot > now:
+                time.sleep(slot - now)
+            if time.monotonic() >= self._paused_until:  # no 429 came while this one waited
+                return
+
+    def served(self, sent_at: float) -> None:
+        """Count an answer other than 429 to a request sent at `sent_at`."""
+        with self._lock:
+            if self._refused_at is None or sent_at > self._refused_at:
+                self._served.append(sent_at)
+            while self._served and self._served[0] < sent_at - self.WINDOW_S:
+                self._served.popleft()
+
+    def refused(self, sent_at: float, pause_s: float) -> float:
+        """Pause every thread `pause_s` after a 429 to a request sent at `sent_at`.
+
+        Returns the seconds until the pause ends. The rate is learned once per episode:
+        429s to requests sent before the last one was learned from say nothing new.
+        """
         with self._lock:
             now = time.monotonic()
-            slot = max(now, self._next_slot)
-            self._next_slot = slot + self._interval
-        if slot > now:
-            time.sleep(slot - now)
+            self._paused_until = max(self._paused_until, now + pause_s)
+            self._next_slot = max(self._next_slot, self._paused_until)
+            if self._refused_at is None or sent_at > self._refused_at:
+                if self._served:
+                    since = self._served[0] if self._refused_at is None else self._refused_at
+                    window = min(max(now - since, 1.0), self.WINDOW_S)
+                    self._learned = self.MARGIN * len(self._served) / window
+                self._refused_at = now
+                self._served.clear()
+                self._grown_at = self._paused_until
+            return self._paused_until - now
+
+    def _grow(self, now: float) -> None:
+        if self._learned is None or now - self._grown_at < 1.0:
+            return
+        if self._held_back:
+            self._learned *= self.GROWTH
+            if self._ceiling:
+                self._learned = min(self._learned, self._ceiling)
+        self._grown_at, self._held_back = now, False
 
 
 class HeaderAuth(httpx.Auth):
@@ -243,21 +313,46 @@ class HttpClient:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
     ) -> httpx.Response:
-        """Send one request, retrying what is worth retrying; raise an ApiError otherwise."""
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception(is_retryable),
-            stop=tenacity.stop_after_attempt(self.settings.max_retries + 1),
-            wait=self._retry_delay,
-            before_sleep=self._note_retry,
-            reraise=True,
-        )
-        return retrying(self._send_once, method, path, params, json)
+        """Send one request, retrying what is worth retrying; raise an ApiError otherwise.
+
+        A 429 is waited out as the server asks, within `max_rate_limit_wait_s`; other
+        retryable failures are tried again up to `max_retries` times.
+        """
+        failures = refusals = 0
+        rate_limit_wait_s = 0.0
+        while True:
+            try:
+                sent_at, response = self._send_once(method, path, params, json)
+                if response.status_code != 429:
+                    self._rate_limiter.served(sent_at)
+                if response.is_success:
+                    return response
+                raise self._error_from(response, method)
+            except RateLimitError as error:
+                refusals += 1
+                delay = self._rate_limit_delay(error, sent_at, refusals)
+                rate_limit_wait_s += delay
+                self.stats.add(rate_limited=1)
+                if rate_limit_wait_s > self.settings.max_rate_limit_wait_s:
+                    raise
+                log.info("%s; waiting %.2f s as asked", error, delay)
+            except (ApiError, ApiTransportError) as error:
+                failures += 1
+                if not is_retryable(error) or failures > self.settings.max_retries:
+                    raise
+                delay = self._retry_delay(error, failures)
+                retries = self.settings.max_retries
+                log.warning("%s; retry %d of %d in %.2f s", error, failures, retries, delay)
+            self.stats.add(retries=1, retry_wait_s=delay)
+            time.sleep(delay)
 
     def _send_once(
         self, method: str, path: str, params: Mapping[str, Any] | None, json: Any
-    ) -> httpx.Response:
+    ) -> tuple[float, httpx.Response]:
+        """One exchange, at the rate limiter's pace: when it was sent, and the answer."""
         with self._in_flight:
             self._rate_limiter.acquire()
+            sent_at = time.monotonic()
             try:
                 response = self._client.request(method, path, params=params, json=json)
             except httpx.TransportError as exc:
@@ -266,9 +361,7 @@ class HttpClient:
                     vendor=self.vendor, method=method, path=path, reason=reason
                 ) from exc
         self.stats.add(bytes_received=response.num_bytes_downloaded)
-        if not response.is_success:
-            raise self._error_from(response, method)
-        return response
+        return sent_at, response
 
     def _error_from(self, response: httpx.Response, method: str) -> ApiError:
         title, detail, errors = _explain(response)
@@ -287,27 +380,30 @@ class HttpClient:
     def _count_request(self, request: httpx.Request) -> None:
         self.stats.add(requests=1)
 
-    def _retry_delay(self, state: tenacity.RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome else None
+    def _retry_delay(self, error: ApiError | ApiTransportError, failures: int) -> float:
+        """The wait the server asked for, else exponential backoff less up to a quarter."""
         if isinstance(error, ApiError) and error.retry_after_s is not None:
             return min(error.retry_after_s, self.settings.max_retry_after_s)
+        return self._backoff(failures)
+
+    def _rate_limit_delay(self, error: ApiError, sent_at: float, refusals: int) -> float:
+        """Pause the whole client as the 429 asks; this request waits up to a quarter more.
+
+        The random extra spreads the requests that were refused together, here and in
+        other processes sharing the limit, so they do not come back at one instant.
+        """
+        asked = error.retry_after_s
+        if asked is not None:
+            pause = min(asked, self.settings.max_retry_after_s)
+        else:
+            pause = self._backoff(refusals)
+        return self._rate_limiter.refused(sent_at, pause) + random.uniform(0.0, 0.25 * pause)
+
+    def _backoff(self, attempt: int) -> float:
         backoff = min(
-            self.settings.backoff_initial_s * 2.0 ** (state.attempt_number - 1),
-            self.settings.backoff_max_s,
+            self.settings.backoff_initial_s * 2.0 ** (attempt - 1), self.settings.backoff_max_s
         )
         return backoff * (1.0 - 0.25 * random.random())
-
-    def _note_retry(self, state: tenacity.RetryCallState) -> None:
-        delay = state.next_action.sleep if state.next_action else 0.0
-        self.stats.add(retries=1, retry_wait_s=delay)
-        error = state.outcome.exception() if state.outcome else None
-        log.warning(
-            "%s; retry %d of %d in %.2f s",
-            error,
-            state.attempt_number,
-            self.settings.max_retries,
-            delay,
-        )
 
 
 class VendorClient:
