@@ -1,28 +1,48 @@
 """Asset checks: every table against its declaration in `warehouse`, and the rules BI relies on.
 
-Every check reads the whole table through a read-only connection to the lake, which
-never waits for a writer and sees whole partitions only. Checks are not partition-scoped:
-a run of one partition checks every partition, which keeps check-only runs free of
-partition keys and catches damage wherever it is. Blocking checks guard the raw tables
-the summaries are computed from: when one fails, the summaries downstream do not run in
-that run.
+One step per table: all the checks of a table's asset are one `@multi_asset_check`, which
+opens one read-only connection to the lake (it never waits for a writer and sees whole
+partitions only) and evaluates every selected check on it. A step of its own per check
+paid a step's overhead and a connection to the lake each time, more than most rules'
+queries cost. The step can be subset: a run that selects some of the checks (one from the
+UI, say) evaluates only those.
 
-A check in a run that loaded partitions names them in its result (`waap/partitions`,
-each with its domain's name), and a failed rule says how many of its offending rows are
-in them (`waap/violations_in_run_partitions`): a failure this run caused is told apart
-at once from one left elsewhere. The offending rows shown carry their partition.
+Partition-scoped: a run that loaded partitions judges those partitions only. Every rule
+reads the partitioned tables through a `WITH` clause that cuts them to the run's
+`(day, domain_id)` pairs, so a check costs what the run wrote, not what the table holds,
+and a failure is one the run's partitions have. The other partitions were judged by the
+runs that wrote them. A run without partitions (a check-only run, the snapshot tables)
+judges whole tables: that is how to look for damage anywhere.
+
+Some rules reach beyond the run's rows:
+- `gcore_requests` is keyed by `id` alone, not by `(day, domain_id, id)`: Gcore gives each
+  request one id, and a request belongs to one day of one domain. A request served in two
+  day windows (one at midnight, say) would be in two partitions, each unique by itself. So
+  the run's ids are looked up in the whole table (its `id` column only). Keys that contain
+  the partition columns (`top_sessions`, `gcore_ip_top_sessions`) repeat within one
+  partition or not at all.
+- `top_sessions`' agreement with `gcore_requests` reads the same partitions of both: they
+  share the partitions.
+- The row counts read the run's partitions' rows of `waap_meta.partition_loads`.
+
+Blocking checks guard the raw tables the summaries are computed from: when one fails, the
+summaries downstream do not run in that run. The results name the partitions they judged
+(`waap/partitions`, each with its domain's name), and the offending rows shown carry their
+partition.
 """
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import date, timedelta
+from itertools import groupby
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import duckdb
 
 from waap_sessions.assets import LISTED_PARTITIONS
+from waap_sessions.lake import LAKE
 from waap_sessions.partitions import parse_partition_key
 from waap_sessions.resources import WarehouseResource
 from waap_sessions.summaries import TOP_SESSIONS_PER_DAY
@@ -38,6 +58,10 @@ from waap_sessions.warehouse import (
     Table,
     domain_names,
 )
+
+# DuckDB loads with the first check that runs, not with the code location.
+if TYPE_CHECKING:
+    import duckdb
 
 # Offending rows shown in a failed check's metadata: enough to recognise the problem.
 EXAMPLES = 5
@@ -64,47 +88,121 @@ BLOCKING: frozenset[tuple[str, str]] = frozenset(
     }
 )
 
+# The name rules read waap_meta.partition_loads by (a `WITH` name cannot hold a schema).
+LOADS = "partition_loads"
+# Where each relation a rule reads lives, by the plain name the rules use.
+SOURCES: dict[str, str] = {
+    **{table.name: f"{LAKE}.main.{table.name}" for table in TABLES},
+    LOADS: f"{LAKE}.{PARTITION_LOADS}",
+}
+# The relations cut to a run's partitions: those with a row per `(day, domain_id)`.
+PARTITIONED = frozenset(
+    {LOADS, *(table.name for table in TABLES if table.partition_by == ("day", "domain_id"))}
+)
+
 
 @dataclass(frozen=True)
-class RunPartitions:
-    """The partitions the check's run loaded (none in an unpartitioned run), and the names
-    of their domains."""
+class Scope:
+    """What a check judges: the partitions its run loaded, or whole tables when there are
+    none; and the names of the partitions' domains, for the metadata."""
 
-    keys: tuple[str, ...] = ()
+    partitions: tuple[str, ...] = ()
     names: Mapping[int, str] = field(default_factory=dict)
 
+    def query(self, sql: str, reads: Iterable[str]) -> str:
+        """`sql` with each relation in `reads` (plain names) cut to the scope."""
+        cut = self.partition_filter()
+        relations = ", ".join(
+            f"{name} AS (SELECT * FROM {SOURCES[name]}"
+            + (f" WHERE {cut})" if cut and name in PARTITIONED else ")")
+            for name in reads
+        )
+        return f"WITH {relations} SELECT * FROM ({sql})"
+
+    def partition_filter(self) -> str:
+        """A predicate on `day` and `domain_id` true for the scope's partitions alone.
+
+        One term per domain and run of consecutive days, so a range of a hundred days
+        stays one range, which the lake prunes its files by.
+        """
+        by_domain = sorted(
+            (domain, day) for day, domain in map(parse_partition_key, self.partitions)
+        )
+        terms = []
+        for domain, pairs in groupby(by_domain, key=lambda pair: pair[0]):
+            days = [day for _, day in pairs]
+            for first, last in consecutive_runs(days):
+                when = (
+                    f"day = DATE '{first}'"
+                    if first == last
+                    else f"day BETWEEN DATE '{first}' AND DATE '{last}'"
+                )
+                terms.append(f"(domain_id = {domain} AND {when})")
+        return " OR ".join(terms)
+
     def metadata(self) -> dict[str, Any]:
-        """`waap/partitions`: each partition of the run with its domain's name."""
-        if not self.keys:
+        """`waap/partitions`: each partition judged, with its domain's name."""
+        if not self.partitions:
             return {}
         listed = [
             {"partition": key, "domain_name": self.names.get(parse_partition_key(key)[1])}
-            for key in self.keys[:LISTED_PARTITIONS]
+            for key in self.partitions[:LISTED_PARTITIONS]
         ]
         return {"waap/partitions": dg.MetadataValue.json(listed)}
 
 
-def run_partitions(
-    context: dg.AssetCheckExecutionContext, table: Table, connection: duckdb.DuckDBPyConnection
-) -> RunPartitions:
+def consecutive_runs(days: list[date]) -> Iterator[tuple[date, date]]:
+    """The first and last day of each run of consecutive days in sorted `days`."""
+    first = previous = days[0]
+    for day in days[1:]:
+        if day - previous > timedelta(days=1):
+            yield first, previous
+            first = day
+        previous = day
+    yield first, previous
+
+
+def run_scope(
+    context: dg.AssetCheckExecutionContext, table: Table, connection: "duckdb.DuckDBPyConnection"
+) -> Scope:
     """The partitions of `table` the run loaded; none for an unpartitioned table or run."""
     if not table.partition_by or not (context.has_partition_key or context.has_partition_key_range):
-        return RunPartitions()
-    return RunPartitions(tuple(context.partition_keys), domain_names(connection))
+        return Scope()
+    return Scope(tuple(context.partition_keys), domain_names(connection))
 
 
-Evaluation = Callable[[duckdb.DuckDBPyConnection, RunPartitions], dg.AssetCheckResult]
+Evaluation = Callable[["duckdb.DuckDBPyConnection", Scope], dg.AssetCheckResult]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check of a table: its name and description in the UI, and how it is judged."""
+
+    name: str
+    description: str
+    evaluate: Evaluation
 
 
 @dataclass(frozen=True)
 class Rule:
-    """A check as a query: every row `sql` returns breaks the rule."""
+    """A check as a query: every row `sql` returns breaks the rule.
+
+    `sql` reads the relations in `reads` (the rule's table unless told) by their plain
+    names, cut to the run's partitions; `sql_in_partitions`, when set, replaces it in a run
+    that has partitions.
+    """
 
     table: Table
     name: str
     description: str
     sql: str
     severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR
+    reads: tuple[str, ...] = ()
+    sql_in_partitions: str | None = None
+
+    def query(self, scope: Scope) -> str:
+        sql = self.sql_in_partitions if scope.partitions and self.sql_in_partitions else self.sql
+        return scope.query(sql, self.reads or (self.table.name,))
 
 
 def row_identity(table: Table) -> tuple[str, ...]:
@@ -219,22 +317,24 @@ TABLE_RULES: tuple[Rule, ...] = (
         "gave no total for are not compared.",
         f"""
         SELECT day, domain_id, api_reported_count, coalesce(loaded.rows, 0) AS rows_in_table
-        FROM {PARTITION_LOADS}
+        FROM {LOADS}
         LEFT JOIN (SELECT day, domain_id, count(*) AS rows FROM {GCORE_REQUESTS.name} GROUP BY ALL)
             AS loaded USING (day, domain_id)
         WHERE table_name = '{GCORE_REQUESTS.name}' AND api_reported_count IS NOT NULL
             AND api_reported_count <> coalesce(loaded.rows, 0)
         """,
+        reads=(LOADS, GCORE_REQUESTS.name),
     ),
     Rule(
         GCORE_REQUESTS,
         "past_partitions_not_empty",
         "A day that was over when it was loaded has at least one request: an empty one "
         "usually means a wrong domain or a broken API key scope, not a quiet day.",
-        f"SELECT day, domain_id, loaded_at FROM {PARTITION_LOADS} "
+        f"SELECT day, domain_id, loaded_at FROM {LOADS} "
         f"WHERE table_name = '{GCORE_REQUESTS.name}' AND row_count = 0 "
         "AND day < CAST(loaded_at AS DATE)",
         severity=dg.AssetCheckSeverity.WARN,
+        reads=(LOADS,),
     ),
     Rule(
         TOP_SESSIONS,
@@ -293,23 +393,45 @@ TABLE_RULES: tuple[Rule, ...] = (
             OR top.first_request_at IS DISTINCT FROM gcore.first_request_at
             OR top.last_request_at IS DISTINCT FROM gcore.last_request_at
         """,
+        reads=(TOP_SESSIONS.name, GCORE_REQUESTS.name),
     ),
 )
 
 
 def key_rule(table: Table) -> Rule:
-    """Uniqueness of the declared key: DuckDB does not enforce it (see warehouse.py)."""
+    """Uniqueness of the declared key: DuckDB does not enforce it (see warehouse.py).
+
+    A key without the partition columns is unique across partitions: the run's keys are
+    looked up in the whole table, and each repeated key lists the partitions holding it.
+    """
     key = ", ".join(table.key)
+    description = f"No two rows share the key ({key})."
+    if set(table.partition_by) <= set(table.key):
+        sql = f"SELECT {key}, count(*) AS copies FROM {table.name} GROUP BY ALL HAVING count(*) > 1"
+        return Rule(table, KEY_CHECK, description, sql)
+    partition = f"concat_ws('|', {', '.join(table.partition_by)})"
+
+    def repeated(rows: str) -> str:
+        return (
+            f"SELECT {key}, count(*) AS copies, "
+            f"list(DISTINCT {partition} ORDER BY {partition}) AS partitions "
+            f"FROM {rows} GROUP BY ALL HAVING count(*) > 1"
+        )
+
     return Rule(
         table,
         KEY_CHECK,
-        f"No two rows share the key ({key}).",
-        f"SELECT {key}, count(*) AS copies FROM {table.name} GROUP BY ALL HAVING count(*) > 1",
+        description,
+        repeated(table.name),
+        sql_in_partitions=repeated(
+            f"(SELECT * FROM {SOURCES[table.name]} "
+            f"WHERE ({key}) IN (SELECT {key} FROM {table.name}))"
+        ),
     )
 
 
 def failure_examples(
-    connection: duckdb.DuckDBPyConnection, sql: str
+    connection: "duckdb.DuckDBPyConnection", sql: str
 ) -> tuple[int, list[dict[str, Any]]]:
     """How many rows `sql` returns, and the first few of them, ready for JSON metadata."""
     rows = connection.execute(
@@ -321,28 +443,18 @@ def failure_examples(
 
 
 def rule_result(
-    connection: duckdb.DuckDBPyConnection, rule: Rule, partitions: RunPartitions
+    connection: "duckdb.DuckDBPyConnection", rule: Rule, scope: Scope
 ) -> dg.AssetCheckResult:
-    """How many rows break `rule`, with a few of them to act on.
-
-    When the rows name their partition, it also counts those in the run's partitions.
-    """
-    violations, examples = failure_examples(connection, rule.sql)
-    metadata: dict[str, Any] = {
-        "violations": violations,
-        "examples": dg.MetadataValue.json(examples),
-    }
-    if partitions.keys and examples and {"day", "domain_id"} <= examples[0].keys():
-        row = connection.execute(
-            f"SELECT count(*) FROM ({rule.sql}) "
-            "WHERE list_contains(?, CAST(day AS VARCHAR) || '|' || CAST(domain_id AS VARCHAR))",
-            [list(partitions.keys)],
-        ).fetchone()
-        metadata["waap/violations_in_run_partitions"] = int(row[0]) if row else 0
-    return dg.AssetCheckResult(passed=violations == 0, severity=rule.severity, metadata=metadata)
+    """How many rows of the scope break `rule`, with a few of them to act on."""
+    violations, examples = failure_examples(connection, rule.query(scope))
+    return dg.AssetCheckResult(
+        passed=violations == 0,
+        severity=rule.severity,
+        metadata={"violations": violations, "examples": dg.MetadataValue.json(examples)},
+    )
 
 
-def schema_result(connection: duckdb.DuckDBPyConnection, table: Table) -> dg.AssetCheckResult:
+def schema_result(connection: "duckdb.DuckDBPyConnection", table: Table) -> dg.AssetCheckResult:
     """Columns in the declared order with the declared types, as DuckDB itself spells them."""
     found = dict(
         connection.execute(
@@ -375,13 +487,18 @@ def schema_result(connection: duckdb.DuckDBPyConnection, table: Table) -> dg.Ass
     )
 
 
-def not_null_result(connection: duckdb.DuckDBPyConnection, table: Table) -> dg.AssetCheckResult:
+def not_null_result(
+    connection: "duckdb.DuckDBPyConnection", table: Table, scope: Scope
+) -> dg.AssetCheckResult:
     """NULL counts per required column, and a few offending rows by key."""
     required = table.required_columns
     counts = connection.execute(
-        "SELECT "
-        + ", ".join(f"count(*) FILTER (WHERE {name} IS NULL)" for name in required)
-        + f" FROM {table.name}"
+        scope.query(
+            "SELECT "
+            + ", ".join(f"count(*) FILTER (WHERE {name} IS NULL)" for name in required)
+            + f" FROM {table.name}",
+            (table.name,),
+        )
     ).fetchone()
     nulls = {name: n for name, n in zip(required, counts or (), strict=True) if n}
     examples: list[dict[str, Any]] = []
@@ -389,11 +506,11 @@ def not_null_result(connection: duckdb.DuckDBPyConnection, table: Table) -> dg.A
         # concat_ws skips NULLs: it lists just the columns that are NULL in the row.
         names = ", ".join(f"CASE WHEN {name} IS NULL THEN '{name}' END" for name in nulls)
         any_null = " OR ".join(f"{name} IS NULL" for name in nulls)
-        _, examples = failure_examples(
-            connection,
+        sql = (
             f"SELECT {', '.join(row_identity(table))}, concat_ws(', ', {names}) AS null_columns "
-            f"FROM {table.name} WHERE {any_null}",
+            f"FROM {table.name} WHERE {any_null}"
         )
+        _, examples = failure_examples(connection, scope.query(sql, (table.name,)))
     return dg.AssetCheckResult(
         passed=not nulls,
         severity=dg.AssetCheckSeverity.ERROR,
@@ -404,61 +521,40 @@ def not_null_result(connection: duckdb.DuckDBPyConnection, table: Table) -> dg.A
     )
 
 
-def warehouse_check(
-    key: dg.AssetKey, table: Table, name: str, description: str, evaluate: Evaluation
-) -> dg.AssetChecksDefinition:
-    """An asset check on `table`'s asset `key`, evaluating a read-only connection to the lake."""
+def unrunnable_result(error: "duckdb.Error") -> dg.AssetCheckResult:
+    """A check whose query does not fit the table (a column or table missing): failed.
 
-    @dg.asset_check(
-        asset=key,
-        name=name,
-        description=description,
-        blocking=(table.name, name) in BLOCKING,
-        automation_condition=FOLLOWS_ITS_TABLE if table is ACTIVE_SESSIONS else None,
+    DuckDB's message names the column or table, and holds no value of any row.
+    """
+    return dg.AssetCheckResult(
+        passed=False,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"error": str(error).splitlines()[0]},
     )
-    def check(
-        context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
-    ) -> dg.AssetCheckResult:
-        with warehouse.read_only_connection() as connection:
-            partitions = run_partitions(context, table, connection)
-            result = evaluate(connection, partitions)
-        return dg.AssetCheckResult(
-            passed=result.passed,
-            severity=result.severity,
-            metadata={**result.metadata, **partitions.metadata()},
-        )
-
-    return check
 
 
-def rule_check(key: dg.AssetKey, rule: Rule) -> dg.AssetChecksDefinition:
+def rule_check(rule: Rule) -> Check:
     """The check that fails when `rule`'s query finds any row."""
-    return warehouse_check(
-        key,
-        rule.table,
+    return Check(
         rule.name,
         rule.description,
-        lambda connection, partitions: rule_result(connection, rule, partitions),
+        lambda connection, scope: rule_result(connection, rule, scope),
     )
 
 
-def contract_checks(key: dg.AssetKey, table: Table) -> list[dg.AssetChecksDefinition]:
+def contract_checks(table: Table) -> list[Check]:
     """The checks every table gets from its declaration: schema, key and required columns."""
     return [
-        warehouse_check(
-            key,
-            table,
+        Check(
             SCHEMA_CHECK,
             "The columns, their order and DuckDB types match the declaration in warehouse.py.",
             lambda connection, _: schema_result(connection, table),
         ),
-        rule_check(key, key_rule(table)),
-        warehouse_check(
-            key,
-            table,
+        rule_check(key_rule(table)),
+        Check(
             NOT_NULL_CHECK,
             f"No NULL in the required columns: {', '.join(table.required_columns)}.",
-            lambda connection, _: not_null_result(connection, table),
+            lambda connection, scope: not_null_result(connection, table, scope),
         ),
     ]
 
@@ -466,18 +562,59 @@ def contract_checks(key: dg.AssetKey, table: Table) -> list[dg.AssetChecksDefini
 RULES: tuple[Rule, ...] = (*VALUE_RULES, *TABLE_RULES)
 
 
+def table_checks(key: dg.AssetKey, table: Table) -> dg.AssetChecksDefinition:
+    """Every check of `table`'s asset `key`, in one step on one read-only connection.
+
+    A rule whose query cannot run on the table as it is (a column missing: the schema
+    check says so) fails alone, and the other checks still report.
+    """
+    checks = [*contract_checks(table), *(rule_check(r) for r in RULES if r.table is table)]
+    specs = [
+        dg.AssetCheckSpec(
+            check.name,
+            asset=key,
+            description=check.description,
+            blocking=(table.name, check.name) in BLOCKING,
+            automation_condition=FOLLOWS_ITS_TABLE if table is ACTIVE_SESSIONS else None,
+        )
+        for check in checks
+    ]
+
+    @dg.multi_asset_check(
+        specs=specs,
+        name=f"{key.to_python_identifier()}_checks",
+        description=f"The checks of {key.to_user_string()}, on one read-only connection.",
+        can_subset=True,
+    )
+    def evaluate(
+        context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+    ) -> Iterator[dg.AssetCheckResult]:
+        import duckdb
+
+        selected = {check_key.name for check_key in context.selected_asset_check_keys}
+        with warehouse.read_only_connection() as connection:
+            scope = run_scope(context, table, connection)
+            for check in checks:
+                if check.name not in selected:
+                    continue
+                try:
+                    result = check.evaluate(connection, scope)
+                except (duckdb.BinderException, duckdb.CatalogException) as error:
+                    result = unrunnable_result(error)
+                yield dg.AssetCheckResult(
+                    asset_key=key,
+                    check_name=check.name,
+                    passed=result.passed,
+                    severity=result.severity,
+                    metadata={**result.metadata, **scope.metadata()},
+                )
+
+    return evaluate
+
+
 def build_checks(asset_keys: Mapping[str, dg.AssetKey]) -> list[dg.AssetChecksDefinition]:
-    """The checks of every table in `asset_keys` (table name -> its asset's key)."""
+    """The checks of every table in `asset_keys` (table name -> its asset's key), one
+    definition (and step) per table."""
     return [
-        *(
-            check
-            for table in TABLES
-            if table.name in asset_keys
-            for check in contract_checks(asset_keys[table.name], table)
-        ),
-        *(
-            rule_check(asset_keys[rule.table.name], rule)
-            for rule in RULES
-            if rule.table.name in asset_keys
-        ),
+        table_checks(asset_keys[table.name], table) for table in TABLES if table.name in asset_keys
     ]

@@ -3,7 +3,8 @@
 
 Good data is loaded once per module. Each failure test copies that lake (its SQLite
 catalog and Parquet files), plants rows that break one rule with a read-write
-connection, and runs that check alone.
+connection, and runs that check alone: a check-only run without partitions, which
+judges the whole table. A run that loads partitions judges those partitions only.
 """
 
 import json
@@ -17,7 +18,8 @@ import dagster as dg
 import pytest
 
 from waap_sessions.lake import open_lake
-from waap_sessions.simulator import Simulator, SimulatorConfig
+from waap_sessions.simulator import Faults, Simulator, SimulatorConfig
+from waap_sessions.simulator.gcore import ANALYTICS_PATH
 from waap_sessions.warehouse import PARTITION_LOADS
 from waap_sessions_tests.conftest import (
     ASSETS,
@@ -98,7 +100,7 @@ def plain_metadata(evaluation: dg.AssetCheckEvaluation) -> str:
 def run_checks(
     loaded: Loaded, lake: str, *keys: dg.AssetCheckKey
 ) -> dict[dg.AssetCheckKey, dg.AssetCheckEvaluation]:
-    """Execute only the given checks (no asset materializes) against `lake`."""
+    """Execute only the given checks (no asset materializes, no partition) against `lake`."""
     result = dg.materialize(
         [*ASSETS.values(), *CHECKS],
         instance=loaded.instance,
@@ -107,7 +109,10 @@ def run_checks(
         raise_on_error=False,
     )
     assert not result.get_asset_materialization_events()
-    return {e.asset_check_key: e for e in result.get_asset_check_evaluations()}
+    evaluations = {e.asset_check_key: e for e in result.get_asset_check_evaluations()}
+    # A table's checks share a step, which evaluates the selected ones alone.
+    assert set(evaluations) == set(keys)
+    return evaluations
 
 
 def faulty_copy(lake: str, directory: Path, statements: tuple[str, ...]) -> str:
@@ -483,13 +488,109 @@ def test_blocking_checks_guard_what_the_summaries_read() -> None:
     }
 
 
-@pytest.mark.parametrize(
-    ("fault", "failing_check", "summary_runs"),
-    [
-        ("INSERT INTO gcore_requests SELECT * FROM other_day LIMIT 1", "key_is_unique", False),
+def checks_of(*assets: dg.AssetsDefinition) -> list[dg.AssetChecksDefinition]:
+    """The check definitions (one per asset) of `assets`."""
+    keys = {asset.key for asset in assets}
+    return [c for c in CHECKS if {k.asset_key for k in c.check_keys} <= keys]
+
+
+def test_each_asset_has_one_check_definition_holding_all_its_checks() -> None:
+    assert len(CHECKS) == len(ASSETS)
+    assert all(len({key.asset_key for key in check.check_keys}) == 1 for check in CHECKS)
+
+
+def test_a_partition_run_judges_its_partitions_and_a_run_without_them_the_whole_table(
+    loaded: Loaded, tmp_path: Path
+) -> None:
+    """Faults left in the other day break no check of a run that loads `day`, whose checks
+    take one step per asset; a check-only run without partitions finds each of them."""
+    other_day, day = DAYS
+    other = f"day = '{other_day}'"
+    lake = faulty_copy(
+        loaded.lake,
+        tmp_path,
         (
-            "INSERT INTO gcore_requests SELECT * REPLACE (id || 'x' AS id, 700 AS status_code) "
-            "FROM other_day LIMIT 1",
+            # A request outside every top session, so the top sessions still agree.
+            "DELETE FROM gcore_requests WHERE rowid = (SELECT min(rowid) FROM gcore_requests "
+            f"WHERE {other} AND session_id NOT IN (SELECT session_id FROM top_sessions))",
+            "UPDATE gcore_requests SET status_code = 700 "
+            f"WHERE rowid = (SELECT min(rowid) FROM gcore_requests WHERE {other})",
+            "UPDATE gcore_requests SET client_ip = NULL "
+            f"WHERE rowid = (SELECT max(rowid) FROM gcore_requests WHERE {other})",
+            f"UPDATE top_sessions SET rank = 12 WHERE rank = 10 AND {other}",
+        ),
+    )
+    checks = checks_of(gcore_requests, top_sessions)
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("gcore_domains", [str(loaded.domain_id)])
+        run = dg.materialize(
+            [gcore_requests, top_sessions, *checks],
+            instance=instance,
+            resources=pipeline_resources(loaded.simulator, lake),
+            partition_key=partition_key(day, loaded.domain_id),
+        )
+    evaluations = run.get_asset_check_evaluations()
+    assert {e.asset_check_key for e in evaluations} == {k for c in checks for k in c.check_keys}
+    assert all(e.passed for e in evaluations)
+    assert {event.step_key for event in run.all_events if event.is_step_start} == {
+        "gcore_requests",
+        "top_sessions",
+        "gcore_requests_checks",
+        "top_sessions_checks",
+    }
+
+    whole = run_checks(loaded, lake, *(k for c in checks for k in c.check_keys))
+    failed = {key: plain_metadata(e) for key, e in whole.items() if not e.passed}
+    assert set(failed) == {
+        check_key("gcore_requests", "row_count_matches_api"),
+        check_key("gcore_requests", "status_code_in_range"),
+        check_key("gcore_requests", "required_columns_not_null"),
+        check_key("top_sessions", "ranks_without_gaps"),
+    }
+    assert f'"day": "{other_day}"' in failed[check_key("gcore_requests", "status_code_in_range")]
+
+
+def test_a_check_that_cannot_run_fails_alone(loaded: Loaded, tmp_path: Path) -> None:
+    """A column dropped: the checks reading it fail naming it; the table's others report."""
+    lake = faulty_copy(
+        loaded.lake, tmp_path, ("ALTER TABLE accesswatch_sessions DROP COLUMN reputation_status",)
+    )
+    keys = [key for key in ALL_CHECK_KEYS if key.asset_key == accesswatch_sessions.key]
+    evaluations = run_checks(loaded, lake, *keys)
+    failed = {key.name: plain_metadata(e) for key, e in evaluations.items() if not e.passed}
+    assert set(failed) == {
+        "columns_match_contract",
+        "required_columns_not_null",
+        "reputation_status_is_known",
+    }
+    assert '"missing_columns": ["reputation_status"]' in failed["columns_match_contract"]
+    assert all(
+        '"error": ' in failed[name] and "reputation_status" in failed[name]
+        for name in ("required_columns_not_null", "reputation_status_is_known")
+    )
+
+
+@pytest.mark.parametrize(
+    ("statements", "served", "failing_check", "summary_runs"),
+    [
+        # A request of the loaded day left in the other day too: its id is in two partitions.
+        (
+            (
+                f"INSERT INTO gcore_requests SELECT * REPLACE (DATE '{DAYS[0]}' AS day) "
+                f"FROM gcore_requests WHERE day = '{DAYS[1]}' LIMIT 1",
+            ),
+            Faults(),
+            "key_is_unique",
+            False,
+        ),
+        # A day not stored yet, which the API serves with status codes out of range: the
+        # rows loaded break a non-blocking rule.
+        (
+            (
+                f"DELETE FROM gcore_requests WHERE day = '{DAYS[1]}'",
+                f"DELETE FROM {PARTITION_LOADS} WHERE day = '{DAYS[1]}'",
+            ),
+            Faults(extra_fields={"status_code": 700}, path_prefix=ANALYTICS_PATH),
             "status_code_in_range",
             True,
         ),
@@ -497,42 +598,40 @@ def test_blocking_checks_guard_what_the_summaries_read() -> None:
     ids=["blocking", "non-blocking"],
 )
 def test_only_a_blocking_failure_stops_the_summary_in_the_same_run(
-    loaded: Loaded, tmp_path: Path, fault: str, failing_check: str, summary_runs: bool
+    loaded: Loaded,
+    tmp_path: Path,
+    statements: tuple[str, ...],
+    served: Faults,
+    failing_check: str,
+    summary_runs: bool,
 ) -> None:
     """One run loads a partition of gcore_requests, runs its checks, then top_sessions.
 
-    The load itself is good, but a bad row left on another day fails a check on the whole
-    table (and that day's row count). Blocking: top_sessions must not be rebuilt from the
-    poisoned table, so its rows, removed beforehand, stay missing. Non-blocking: the
+    Blocking: the partition's key is not unique across the table, so top_sessions must not
+    be rebuilt from it: its rows, removed beforehand, stay missing. Non-blocking: the
     summary is rebuilt as usual.
     """
-    other_day, day = DAYS
+    day = DAYS[1]
     lake = faulty_copy(
-        loaded.lake,
-        tmp_path,
-        (
-            f"CREATE TEMP VIEW other_day AS SELECT * FROM gcore_requests WHERE day = '{other_day}'",
-            fault,
-            f"DELETE FROM top_sessions WHERE day = '{day}'",
-        ),
+        loaded.lake, tmp_path, (*statements, f"DELETE FROM top_sessions WHERE day = '{day}'")
     )
-    request_checks = [
-        c for c in CHECKS if gcore_requests.key in {k.asset_key for k in c.check_keys}
-    ]
-    with dg.instance_for_test() as instance:
-        instance.add_dynamic_partitions("gcore_domains", [str(loaded.domain_id)])
-        result = dg.materialize(
-            [gcore_requests, top_sessions, *request_checks],
-            instance=instance,
-            resources=pipeline_resources(loaded.simulator, lake),
-            partition_key=partition_key(day, loaded.domain_id),
-            raise_on_error=False,
-        )
+    loaded.simulator.faults = served
+    try:
+        with dg.instance_for_test() as instance:
+            instance.add_dynamic_partitions("gcore_domains", [str(loaded.domain_id)])
+            result = dg.materialize(
+                [gcore_requests, top_sessions, *checks_of(gcore_requests)],
+                instance=instance,
+                resources=pipeline_resources(loaded.simulator, lake),
+                partition_key=partition_key(day, loaded.domain_id),
+                raise_on_error=False,
+            )
+    finally:
+        loaded.simulator.faults = Faults()
     materialized = {e.asset_key for e in result.get_asset_materialization_events()}
     assert (top_sessions.key in materialized) is summary_runs
     assert gcore_requests.key in materialized
     failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
-    # The planted row also leaves its day with one row more than the API reported.
-    assert failed == {failing_check, "row_count_matches_api"}
+    assert failed == {failing_check}
     rows = query(lake, "SELECT count(*) FROM top_sessions WHERE day = ?", [day])
     assert rows == [(10,) if summary_runs else (0,)]
