@@ -8,22 +8,19 @@ commit conflict to another run writing the same table redoes only that transacti
 A run of a partition range (a backfill) loads its partitions one after the other.
 """
 
-import json
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 from pydantic import Field
 
-from waap_sessions.accesswatch import Session
-from waap_sessions.appgate import ActiveSessionsDashboard
 from waap_sessions.errors import WaapSessionsError
-from waap_sessions.gcore import GcoreWaapClient, RequestSummary, TopSession
-from waap_sessions.http_core import map_in_order
 from waap_sessions.partitions import parse_partition_key
 from waap_sessions.resources import (
     AccessWatchResource,
@@ -40,17 +37,32 @@ from waap_sessions.warehouse import (
     GCORE_IP_TOP_SESSIONS,
     GCORE_REQUESTS,
     TOP_SESSIONS,
+    PartitionLoadRecord,
     Table,
     append,
     arrow_rows,
     domain_names,
+    last_load,
     record_domains,
     replace_partition,
     table_rows,
 )
 
+# The clients, their models and DuckDB load with the first run that uses them: loading
+# the code location needs none of them. (Dagster reads the asset functions' annotations,
+# so this module cannot postpone them all with `from __future__ import annotations`.)
+if TYPE_CHECKING:
+    import duckdb
+
+    from waap_sessions.accesswatch import Session
+    from waap_sessions.appgate import ActiveSessionsDashboard
+    from waap_sessions.gcore import GcoreWaapClient, TopSession
+
 # How many partitions a range run lists, one by one, in its metadata.
 LISTED_PARTITIONS = 100
+# How many partitions of a range run load at once (their pages share the client's cap
+# on requests in flight, and its rate limit).
+PARTITIONS_AT_ONCE = 4
 
 
 @dataclass(frozen=True)
@@ -93,20 +105,25 @@ class PartitionLoad:
     rows: int
     seconds: float
     requests: int
-    retries: int
     pages: int = 0
     windows: int = 0
     api_reported_count: int | None = None
     blocked: int = 0
     duplicates_skipped: int = 0
+    unchanged: bool = False
 
     def describe(self) -> str:
         """The log line, e.g. `2026-11-19|1001: 3,112 rows written (4 pages, 1 window, ...)`."""
+        if self.unchanged:
+            return (
+                f"{self.partition}: unchanged, {self.rows:,} rows kept (the API's count "
+                f"matches; {self.requests} HTTP request, {self.seconds:.1f} s)"
+            )
         details = []
         if self.pages:
             details.append(f"{self.pages} pages, {self.windows} query window(s)")
         if self.requests:
-            details.append(f"{self.requests} HTTP requests, {self.retries} retries")
+            details.append(f"{self.requests} HTTP requests")
         details.append(f"{self.seconds:.1f} s")
         return f"{self.partition}: {self.rows:,} rows written ({', '.join(details)})"
 
@@ -151,9 +168,21 @@ def partition_metadata(
     return metadata
 
 
-def traffic_metadata(client: GcoreWaapClient) -> dict[str, Any]:
+def traffic_metadata(client: "GcoreWaapClient") -> dict[str, Any]:
     """The HTTP counters of the run's client, as `waap/http_*`."""
     return {f"waap/http_{name}": value for name, value in client.http.stats.snapshot().items()}
+
+
+class RequestsConfig(dg.Config):
+    """Whether to read again past partitions the API says have not changed."""
+
+    reload_unchanged: bool = Field(
+        default=False,
+        description=(
+            "Reload a past day even when the API's count of its requests still matches the "
+            "rows stored (normally one request proves it unchanged and it is kept)."
+        ),
+    )
 
 
 def build_gcore_requests(spec: dg.AssetSpec, options: AssetOptions) -> dg.AssetsDefinition:
@@ -161,14 +190,25 @@ def build_gcore_requests(spec: dg.AssetSpec, options: AssetOptions) -> dg.Assets
 
     @table_asset(spec, options)
     def load_requests(
-        context: dg.AssetExecutionContext, gcore: GcoreWaapResource, warehouse: WarehouseResource
+        context: dg.AssetExecutionContext,
+        config: RequestsConfig,
+        gcore: GcoreWaapResource,
+        warehouse: WarehouseResource,
     ) -> dg.MaterializeResult[Any]:
-        """Every request of one domain on one UTC day, replacing that partition."""
-        with gcore.get_client() as client:
-            loads = [
-                load_requests_partition(context, client, warehouse, key)
-                for key in context.partition_keys
-            ]
+        """Every request of one domain on one UTC day, replacing that partition.
+
+        A range's partitions load several at once through one client (one connection
+        pool, one rate limit); their commits take turns on one connection.
+        """
+        with gcore.get_client() as client, warehouse.get_connection() as connection:
+            loader = RequestsLoader(client, connection, config.reload_unchanged)
+            with ThreadPoolExecutor(
+                max_workers=PARTITIONS_AT_ONCE, thread_name_prefix="waap-partition"
+            ) as pool:
+                loads = []
+                for load in pool.map(loader.load, context.partition_keys):
+                    context.log.info(load.describe())
+                    loads.append(load)
             traffic = traffic_metadata(client)
             drift = dict(client.schema_drift)
             record_missing_domain_names(context, client, warehouse, loads)
@@ -182,6 +222,7 @@ def build_gcore_requests(spec: dg.AssetSpec, options: AssetOptions) -> dg.Assets
             metadata["waap/pages"] = load.pages
             metadata["waap/query_windows"] = load.windows
             metadata["waap/duplicates_skipped"] = load.duplicates_skipped
+            metadata["waap/unchanged"] = load.unchanged
         return dg.MaterializeResult(
             metadata={**metadata, **traffic, "waap/schema_drift": dg.MetadataValue.json(drift)}
         )
@@ -191,7 +232,7 @@ def build_gcore_requests(spec: dg.AssetSpec, options: AssetOptions) -> dg.Assets
 
 def record_missing_domain_names(
     context: dg.AssetExecutionContext,
-    client: GcoreWaapClient,
+    client: "GcoreWaapClient",
     warehouse: WarehouseResource,
     loads: list[PartitionLoad],
 ) -> None:
@@ -214,60 +255,74 @@ def record_missing_domain_names(
         record_domains(connection, names)
 
 
-def load_requests_partition(
-    context: dg.AssetExecutionContext,
-    client: GcoreWaapClient,
-    warehouse: WarehouseResource,
-    key: str,
-) -> PartitionLoad:
-    """Read one partition's requests from Gcore, then replace the partition with them."""
-    started, before = time.monotonic(), client.http.stats.snapshot()
-    day, domain_id = parse_partition_key(key)
-    loaded_at = datetime.now(UTC)
-    start, end = day_window(day, loaded_at)
-    stream = client.iter_requests(start, end, domains=[domain_id])
-    rows = list(stream)
-    with warehouse.get_connection() as connection:
-        replace_partition(
-            connection,
-            GCORE_REQUESTS,
-            {"day": day, "domain_id": domain_id},
-            arrow_rows(GCORE_REQUESTS, request_columns(rows, day, loaded_at)),
+@dataclass
+class RequestsLoader:
+    """Loads gcore_requests partitions, several at once, into one lake connection.
+
+    Each partition's pages are staged on disk as they come (see `staging`), then the
+    partition is replaced in one transaction; the commits take turns on the connection.
+    A past day already loaded whole is first asked for its count: when the API still
+    reports the rows stored, that one request is all the partition costs.
+    """
+
+    client: "GcoreWaapClient"
+    connection: "duckdb.DuckDBPyConnection"
+    reload_unchanged: bool = False
+    _commits: threading.Lock = field(default_factory=threading.Lock)
+
+    def load(self, key: str) -> PartitionLoad:
+        """Read one partition's requests from Gcore, then replace the partition with them."""
+        started = time.monotonic()
+        day, domain_id = parse_partition_key(key)
+        loaded_at = datetime.now(UTC)
+        start, end = day_window(day, loaded_at)
+        if end is not None and not self.reload_unchanged:
+            with self._commits:
+                stored = last_load(self.connection, GCORE_REQUESTS, day, domain_id)
+            if stored is not None and is_whole(stored, end):
+                count = self.client.count_requests(start, end, domains=[domain_id])
+                if count == stored.row_count:
+                    return PartitionLoad(
+                        partition=key,
+                        rows=stored.row_count,
+                        seconds=round(time.monotonic() - started, 3),
+                        requests=1,
+                        api_reported_count=count,
+                        unchanged=True,
+                    )
+        from waap_sessions.staging import staged_requests
+
+        stream = self.client.iter_requests(start, end, domains=[domain_id])
+        blocked = 0
+        with staged_requests() as staged:
+            for rows in stream.iter_pages():
+                staged.add(rows)
+                blocked += sum(row.decision == "blocked" for row in rows)
+            with self._commits:
+                replace_partition(
+                    self.connection,
+                    GCORE_REQUESTS,
+                    {"day": day, "domain_id": domain_id},
+                    staged.as_rows(day, loaded_at),
+                    api_reported_count=stream.reported_count,
+                )
+        return PartitionLoad(
+            partition=key,
+            rows=stream.rows,
+            seconds=round(time.monotonic() - started, 3),
+            requests=stream.pages,
+            pages=stream.pages,
+            windows=stream.windows,
             api_reported_count=stream.reported_count,
+            blocked=blocked,
+            duplicates_skipped=stream.duplicates,
         )
-    after = client.http.stats.snapshot()
-    load = PartitionLoad(
-        partition=key,
-        rows=len(rows),
-        seconds=round(time.monotonic() - started, 3),
-        requests=int(after["requests"] - before["requests"]),
-        retries=int(after["retries"] - before["retries"]),
-        pages=stream.pages,
-        windows=stream.windows,
-        api_reported_count=stream.reported_count,
-        blocked=sum(row.decision == "blocked" for row in rows),
-        duplicates_skipped=stream.duplicates,
-    )
-    context.log.info(load.describe())
-    return load
 
 
-def request_columns(
-    rows: list[RequestSummary], day: date, loaded_at: datetime
-) -> dict[str, list[Any]]:
-    """gcore_requests' columns from the API's rows."""
-    plain = [name for name in GCORE_REQUESTS.column_names if name in RequestSummary.model_fields]
-    columns: dict[str, list[Any]] = {name: [getattr(row, name) for row in rows] for name in plain}
-    columns["request_time"] = [datetime.fromtimestamp(row.request_time / 1000, UTC) for row in rows]
-    columns["policy_override"] = [
-        None
-        if row.policy_override is None
-        else json.dumps([item.model_dump(mode="json") for item in row.policy_override])
-        for row in rows
-    ]
-    columns["day"] = [day] * len(rows)
-    columns["loaded_at"] = [loaded_at] * len(rows)
-    return columns
+def is_whole(stored: PartitionLoadRecord, day_end: datetime) -> bool:
+    """Whether a stored load holds its whole day: loaded after the day ended, with every
+    row the API reported then (a count to compare a probe with)."""
+    return stored.loaded_at >= day_end and stored.api_reported_count == stored.row_count
 
 
 class TopSessionsConfig(dg.Config):
@@ -301,12 +356,14 @@ def build_gcore_ip_top_sessions(spec: dg.AssetSpec, options: AssetOptions) -> dg
 
 def load_ip_top_sessions_partition(
     context: dg.AssetExecutionContext,
-    client: GcoreWaapClient,
+    client: "GcoreWaapClient",
     warehouse: WarehouseResource,
     key: str,
     top_ips: int,
 ) -> PartitionLoad:
     """Look up one partition's busiest IPs, then replace the partition with the answers."""
+    from waap_sessions.http_core import map_in_order
+
     started, before = time.monotonic(), client.http.stats.snapshot()
     day, domain_id = parse_partition_key(key)
     with warehouse.read_only_connection() as connection:
@@ -340,7 +397,6 @@ def load_ip_top_sessions_partition(
         rows=len(columns["session_id"]),
         seconds=round(time.monotonic() - started, 3),
         requests=int(after["requests"] - before["requests"]),
-        retries=int(after["retries"] - before["retries"]),
     )
     context.log.info(f"{load.describe()}; {len(busiest)} IPs looked up")
     return load
@@ -350,7 +406,7 @@ def top_session_columns(
     domain_id: int,
     day: date,
     ips: list[str],
-    answers: list[list[TopSession]],
+    answers: "list[list[TopSession]]",
     fetched_at: datetime,
 ) -> dict[str, list[Any]]:
     """gcore_ip_top_sessions' columns: one row per (IP, session) answered."""
@@ -419,7 +475,7 @@ def build_accesswatch_sessions(spec: dg.AssetSpec, options: AssetOptions) -> dg.
     return snapshot_accesswatch_sessions
 
 
-def session_columns(sessions: Iterable[Session], snapshot_at: datetime) -> dict[str, list[Any]]:
+def session_columns(sessions: "Iterable[Session]", snapshot_at: datetime) -> dict[str, list[Any]]:
     """accesswatch_sessions' columns: each session's nested objects flattened."""
     flat = []
     for s in sessions:
@@ -486,7 +542,7 @@ def build_appgate_active_sessions(spec: dg.AssetSpec, options: AssetOptions) -> 
 
 
 def dashboard_columns(
-    dashboard: ActiveSessionsDashboard, snapshot_at: datetime
+    dashboard: "ActiveSessionsDashboard", snapshot_at: datetime
 ) -> dict[str, list[Any]]:
     """appgate_active_sessions' one row: the totals and both breakdowns as lists of structs."""
     locations = [
@@ -532,7 +588,7 @@ def build_top_sessions(spec: dg.AssetSpec, options: AssetOptions) -> dg.AssetsDe
             day, domain_id = parse_partition_key(key)
             with warehouse.get_connection() as connection:
                 rows = refresh_top_sessions(connection, day, domain_id)
-            load = PartitionLoad(key, rows, round(time.monotonic() - started, 3), 0, 0)
+            load = PartitionLoad(key, rows, round(time.monotonic() - started, 3), 0)
             context.log.info(load.describe())
             loads.append(load)
         return dg.MaterializeResult(metadata=partition_metadata(TOP_SESSIONS, loads, warehouse))

@@ -33,7 +33,7 @@ from dagster.components.utils.translation import TranslationFn, TranslationFnRes
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from waap_sessions.accesswatch import ACCESSWATCH_BASE_URL
-from waap_sessions.appgate.client import DEFAULT_API_VERSION
+from waap_sessions.appgate import DEFAULT_API_VERSION
 from waap_sessions.automation import AutomationSettings
 from waap_sessions.errors import InvalidParameterError
 from waap_sessions.factory import (

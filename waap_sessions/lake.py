@@ -29,15 +29,19 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 
-import duckdb
-import tenacity
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from waap_sessions.errors import WarehouseConflictError, WarehouseError
 from waap_sessions.models import settings_from_env
+
+# DuckDB and tenacity load with the first connection: settings alone (a code location
+# being loaded, a resource being configured) need neither.
+if TYPE_CHECKING:
+    import duckdb
+    import tenacity
 
 DEFAULT_CATALOG = "sqlite:data/waap_catalog.sqlite"
 DEFAULT_DATA_PATH = "data/waap_lake/"
@@ -168,6 +172,8 @@ class LakeSettings(BaseModel):
 
 def extension_file(name: str) -> Path:
     """The extension binary shipped in its `duckdb-extension-*` wheel for this DuckDB."""
+    import duckdb
+
     package = EXTENSION_PACKAGES[name]
     spec = importlib.util.find_spec(package)
     wheel_folder = Path(spec.origin).parent if spec and spec.origin else Path(package)
@@ -187,6 +193,8 @@ def open_lake(settings: LakeSettings, *, read_only: bool) -> duckdb.DuckDBPyConn
     Opening one costs about 0.3 s (loading the extensions, attaching the catalog); code
     that connects often within a process takes `engine_connection` instead.
     """
+    import duckdb
+
     connection = duckdb.connect(
         config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
     )
@@ -225,6 +233,9 @@ def attach(
     Works in UTC. A writer creates a missing SQLite catalog in WAL mode (readers then never
     wait for a writer); a reader expects the lake to exist and says so when it does not.
     """
+    import duckdb
+    import tenacity
+
     connection.execute("SET autoinstall_known_extensions = false")
     connection.execute("SET autoload_known_extensions = false")
     connection.execute("SET TimeZone = 'UTC'")
@@ -321,17 +332,23 @@ def _is_wal(sqlite_file: Path) -> bool:
 
 def _created(error: BaseException) -> bool:
     """Whether another process created the catalog's tables under our feet."""
+    import duckdb
+
     return isinstance(error, duckdb.Error) and "already exists" in str(error)
 
 
 def is_conflict(error: BaseException) -> bool:
     """Whether `error` is a commit lost to another writer, which a redo can win."""
+    import duckdb
+
     return isinstance(error, duckdb.Error) and bool(_CONFLICT.search(str(error)))
 
 
 @contextmanager
 def transaction(connection: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """One transaction: all of the block's writes land, or none do."""
+    import duckdb
+
     connection.execute("BEGIN TRANSACTION")
     try:
         yield
@@ -347,6 +364,8 @@ def transaction(connection: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
 
 def _rollback(connection: duckdb.DuckDBPyConnection) -> None:
+    import duckdb
+
     # "No transaction is active" when the failed commit has ended it already.
     with contextlib.suppress(duckdb.TransactionException):
         connection.execute("ROLLBACK")
@@ -365,6 +384,7 @@ def write_transaction(
     writers that collided spread out. After `attempts` tries it raises
     WarehouseConflictError; any other error is raised at once.
     """
+    import tenacity
 
     def once() -> T:
         with transaction(connection):

@@ -19,10 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from waap_sessions.lake import LAKE, LakeSettings, write_transaction
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 @dataclass(frozen=True)

@@ -11,18 +11,15 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import duckdb
 from pydantic import Field
 
-from waap_sessions.accesswatch import ACCESSWATCH_BASE_URL, AccessWatchClient
-from waap_sessions.appgate import AppgateSdpClient
-from waap_sessions.appgate.client import DEFAULT_API_VERSION
+from waap_sessions.accesswatch import ACCESSWATCH_BASE_URL
+from waap_sessions.appgate import DEFAULT_API_VERSION
 from waap_sessions.errors import InvalidParameterError
-from waap_sessions.gcore import GCORE_BASE_URL, GcoreWaapClient
-from waap_sessions.http_core import HttpSettings
+from waap_sessions.gcore import GCORE_BASE_URL
 from waap_sessions.lake import (
     DEFAULT_CATALOG,
     DEFAULT_DATA_PATH,
@@ -32,6 +29,16 @@ from waap_sessions.lake import (
 )
 from waap_sessions.models import validate_parameters
 from waap_sessions.warehouse import create_tables
+
+# The clients and the HTTP stack load when a run asks for a client, not with the code
+# location: loading it only configures the resources.
+if TYPE_CHECKING:
+    import duckdb
+
+    from waap_sessions.accesswatch import AccessWatchClient
+    from waap_sessions.appgate import AppgateSdpClient
+    from waap_sessions.gcore import GcoreWaapClient
+    from waap_sessions.http_core import HttpSettings
 
 
 class HttpResource(dg.ConfigurableResource[Any]):
@@ -44,10 +51,12 @@ class HttpResource(dg.ConfigurableResource[Any]):
     requests_per_second: float | None = Field(
         default=None, description="Client-side rate limit; none when unset."
     )
-    max_in_flight: int = Field(default=4, description="Requests in flight at once, at most.")
+    max_in_flight: int = Field(default=16, description="Requests in flight at once, at most.")
 
     def http_settings(self) -> HttpSettings:
         """The validated settings; a bad value fails here, naming the field and the limit."""
+        from waap_sessions.http_core import HttpSettings
+
         values = {name: getattr(self, name) for name in HttpResource.model_fields}
         return validate_parameters(HttpSettings, values, f"{type(self).__name__} settings")
 
@@ -71,6 +80,8 @@ class GcoreWaapResource(HttpResource):
     base_url: str = Field(default=GCORE_BASE_URL, description="Gcore API base URL.")
 
     def get_client(self) -> GcoreWaapClient:
+        from waap_sessions.gcore import GcoreWaapClient
+
         return GcoreWaapClient(self.api_key, self.http_settings())
 
     @classmethod
@@ -102,6 +113,8 @@ class AccessWatchResource(HttpResource):
     base_url: str = Field(default=ACCESSWATCH_BASE_URL, description="Access Watch API base URL.")
 
     def get_client(self) -> AccessWatchClient:
+        from waap_sessions.accesswatch import AccessWatchClient
+
         return AccessWatchClient(self.api_key, self.http_settings())
 
     @classmethod
@@ -145,6 +158,8 @@ class AppgateSdpResource(HttpResource):
     api_version: int = Field(default=DEFAULT_API_VERSION, description="Peer API version (>= 20).")
 
     def get_client(self) -> AppgateSdpClient:
+        from waap_sessions.appgate import AppgateSdpClient
+
         return AppgateSdpClient(
             self.http_settings(),
             username=self.username,

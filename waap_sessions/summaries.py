@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from waap_sessions.lake import write_transaction
 from waap_sessions.warehouse import (
@@ -16,6 +15,9 @@ from waap_sessions.warehouse import (
     TOP_SESSIONS,
     claim,
 )
+
+if TYPE_CHECKING:
+    import duckdb
 
 # Summary column -> {raw table -> the columns its values are computed from}. The factory
 # turns it into Dagster's column lineage on the assets' translated keys; keep it beside

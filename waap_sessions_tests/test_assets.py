@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 import dagster as dg
 import pytest
 
+from waap_sessions.assets import RequestsConfig
 from waap_sessions.simulator import Faults, Simulator, SimulatorConfig
 from waap_sessions.warehouse import TABLES, TOP_SESSIONS
 from waap_sessions_tests.conftest import (
@@ -47,6 +48,10 @@ def loaded(tmp_path_factory):
             )
         results["snapshots"] = dg.materialize(SNAPSHOTS, instance=instance, resources=resources)
         yield simulator, instance, lake, domain_ids[0], results
+
+
+# Run config that reads a partition again even when the API says it is unchanged.
+RELOAD = dg.RunConfig(ops={"gcore_requests": RequestsConfig(reload_unchanged=True)})
 
 
 def partition_rows(lake: str, day: date, domain_id: int) -> list[tuple]:
@@ -130,42 +135,127 @@ def test_table_metadata_is_reported(loaded):
         assert spec.group_name == "waap_sessions"
 
 
-def test_a_rerun_leaves_exactly_the_same_rows(loaded):
+def rerun_yesterday(
+    loaded, run_config: dg.RunConfig | None = None, **gcore_settings: object
+) -> dg.ExecuteInProcessResult:
+    """gcore_requests' partition of yesterday and the loaded domain, run again."""
     simulator, instance, lake, domain_id, _ = loaded
-    before = partition_rows(lake, YESTERDAY, domain_id)
-    others = query(lake, "SELECT count(*) FROM gcore_requests WHERE day <> ?", [YESTERDAY])
-
-    result = dg.materialize(
+    return dg.materialize(
         [gcore_requests],
         instance=instance,
-        resources=pipeline_resources(simulator, lake),
+        resources=pipeline_resources(simulator, lake, **gcore_settings),
         partition_key=partition_key(YESTERDAY, domain_id),
+        run_config=run_config,
+        raise_on_error=False,
     )
 
+
+def test_a_rerun_leaves_exactly_the_same_rows(loaded):
+    simulator, _, lake, domain_id, _ = loaded
+    before = partition_rows(lake, YESTERDAY, domain_id)
+    others = query(lake, "SELECT count(*) FROM gcore_requests WHERE day <> ?", [YESTERDAY])
+    simulator.clear_log()
+
+    result = rerun_yesterday(loaded, RELOAD)
+
     assert result.success
+    assert len(simulator.request_log) > 2  # read again, as asked
     assert partition_rows(lake, YESTERDAY, domain_id) == before
     assert query(lake, "SELECT count(*) FROM gcore_requests WHERE day <> ?", [YESTERDAY]) == others
 
 
 def test_a_run_failing_halfway_leaves_the_table_as_it_was(loaded):
-    simulator, instance, lake, domain_id, _ = loaded
+    simulator, _, lake, _, _ = loaded
     before = query(lake, "SELECT * FROM gcore_requests ORDER BY id")
     # The API dies after five pages, and stays down past every retry.
     simulator.faults = Faults(fail_after=5, path_prefix="/waap/v1/analytics/requests")
     try:
-        result = dg.materialize(
-            [gcore_requests],
-            instance=instance,
-            resources=pipeline_resources(simulator, lake, max_retries=1),
-            partition_key=partition_key(YESTERDAY, domain_id),
-            raise_on_error=False,
-        )
+        result = rerun_yesterday(loaded, RELOAD, max_retries=1)
     finally:
         simulator.faults = Faults()
 
     assert not result.success
     assert "HTTP 503" in str(result.get_step_failure_events()[0].event_specific_data.error)
     assert query(lake, "SELECT * FROM gcore_requests ORDER BY id") == before
+
+
+def test_an_unchanged_past_partition_costs_one_request(loaded):
+    """The API still counts the rows stored: the partition is kept, not read again."""
+    simulator, _, lake, domain_id, _ = loaded
+    before = query(lake, "SELECT * FROM gcore_requests ORDER BY id")
+    simulator.clear_log()
+
+    result = rerun_yesterday(loaded)
+
+    assert result.success
+    (probe,) = simulator.request_log
+    assert probe.path == "/waap/v1/analytics/requests"
+    assert probe.query_params["limit"] == "1"
+    metadata = materialization_metadata(result, "gcore_requests")
+    assert metadata["waap/unchanged"] is True
+    assert metadata["dagster/partition_row_count"] == len(
+        partition_rows(lake, YESTERDAY, domain_id)
+    )
+    assert query(lake, "SELECT * FROM gcore_requests ORDER BY id") == before
+
+
+def test_a_partition_the_api_counts_differently_is_read_again(loaded, tmp_path):
+    """The account's data for a past day changed (a busier one under the same ids): the
+    count differs from what is stored, so the day is read again."""
+    simulator, _, _, domain_id, _ = loaded
+    key = partition_key(YESTERDAY, domain_id)
+    busier = CONFIG.model_copy(update={"requests_per_day": CONFIG.requests_per_day + 500})
+    with dg.instance_for_test() as instance, Simulator(busier) as changed:
+        instance.add_dynamic_partitions("gcore_domains", [str(domain_id)])
+        for served in (simulator, changed):
+            result = dg.materialize(
+                [gcore_requests],
+                instance=instance,
+                resources=pipeline_resources(served, tmp_path),
+                partition_key=key,
+            )
+        expected = [
+            row["id"]
+            for row in changed.dataset.requests(domain_id)
+            if datetime.fromtimestamp(row["request_time"] / 1000, UTC).date() == YESTERDAY
+        ]
+
+    assert len(expected) > CONFIG.requests_per_day * 0.5  # the same domain, busier
+    assert materialization_metadata(result, "gcore_requests")["waap/unchanged"] is False
+    stored = query(tmp_path, "SELECT id FROM gcore_requests ORDER BY id")
+    assert [row[0] for row in stored] == sorted(expected)
+
+
+def test_undocumented_fields_are_reported_and_the_rows_still_load(loaded):
+    simulator, _, lake, domain_id, _ = loaded
+    before = partition_rows(lake, YESTERDAY, domain_id)
+    simulator.faults = Faults(extra_fields={"threat_score": 0.5})
+    try:
+        result = rerun_yesterday(loaded, RELOAD)
+    finally:
+        simulator.faults = Faults()
+
+    drift = materialization_metadata(result, "gcore_requests")["waap/schema_drift"]
+    assert drift == {"RequestSummary.threat_score": len(before)}
+    assert partition_rows(lake, YESTERDAY, domain_id) == before
+
+
+def test_today_is_read_again_on_every_run(loaded):
+    """A day still open when it was loaded is never taken as unchanged."""
+    simulator, instance, lake, domain_id, _ = loaded
+    key = partition_key(TODAY, domain_id)
+    resources = pipeline_resources(simulator, lake)
+    assert dg.materialize(
+        [gcore_requests], instance=instance, resources=resources, partition_key=key
+    ).success
+    simulator.clear_log()
+
+    result = dg.materialize(
+        [gcore_requests], instance=instance, resources=resources, partition_key=key
+    )
+
+    assert materialization_metadata(result, "gcore_requests")["waap/unchanged"] is False
+    assert any(entry.query_params.get("limit") == "100" for entry in simulator.request_log)
 
 
 def expected_top_sessions(simulator: Simulator, domain_id: int, day: date) -> list[tuple]:

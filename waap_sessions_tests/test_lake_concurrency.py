@@ -184,10 +184,24 @@ def expected_count(simulator: Simulator, day: date, domain_id: int) -> int:
     )
 
 
+# These tests are about writes: every load reads the API and replaces its partition, even
+# when the API's count says the stored partition is unchanged.
+RELOAD = {"ops": {"gcore_requests": {"config": {"reload_unchanged": True}}}}
+
+
 def materialize(key: str) -> list[str]:
     """One run of gcore_requests (and its checks) for one partition, from the CLI."""
     selection = ["--select", "gcore_requests", "--partition", key]
-    return [str(DAGSTER), "asset", "materialize", "-m", "waap_sessions.definitions", *selection]
+    return [
+        str(DAGSTER),
+        "asset",
+        "materialize",
+        "-m",
+        "waap_sessions.definitions",
+        *selection,
+        "--config-json",
+        json.dumps(RELOAD),
+    ]
 
 
 def load_in_process(simulator: Simulator, lake: Lake, home: Path, key: str) -> None:
@@ -206,7 +220,11 @@ def load_in_process(simulator: Simulator, lake: Lake, home: Path, key: str) -> N
     }
     with dg.DagsterInstance.from_config(str(home)) as instance:
         result = dg.materialize(
-            [gcore_requests], instance=instance, resources=resources, partition_key=key
+            [gcore_requests],
+            instance=instance,
+            resources=resources,
+            partition_key=key,
+            run_config=RELOAD,
         )
     assert result.success
 

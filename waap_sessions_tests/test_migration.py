@@ -9,15 +9,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from waap_sessions.assets import request_columns
 from waap_sessions.gcore import RequestSummary
 from waap_sessions.lake import open_lake
 from waap_sessions.simulator import Simulator, SimulatorConfig
+from waap_sessions.staging import staged_requests
 from waap_sessions.summaries import refresh_active_sessions, refresh_top_sessions
 from waap_sessions.warehouse import (
     GCORE_REQUESTS,
     TABLES,
-    arrow_rows,
     create_tables,
     replace_partition,
 )
@@ -38,11 +37,12 @@ def load_old_file(path: Path, simulator: Simulator) -> None:
                 for row in simulator.dataset.requests(domain.id)
                 if _day_of(row["request_time"]) == DAY
             ]
-            columns = request_columns(rows, DAY, datetime.now(UTC))
-            columns["domain_id"] = [domain.id] * len(rows)
-            columns["domain"] = [domain.name] * len(rows)
-            partition = {"day": DAY, "domain_id": domain.id}
-            replace_partition(old, GCORE_REQUESTS, partition, arrow_rows(GCORE_REQUESTS, columns))
+            with staged_requests() as staged:
+                staged.add(rows)
+                partition = {"day": DAY, "domain_id": domain.id}
+                replace_partition(
+                    old, GCORE_REQUESTS, partition, staged.as_rows(DAY, datetime.now(UTC))
+                )
             refresh_top_sessions(old, DAY, domain.id)
         old.execute(
             "INSERT INTO gcore_ip_top_sessions SELECT domain_id, day, client_ip, 1, session_id, "

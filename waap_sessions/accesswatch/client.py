@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter
 
+from waap_sessions.accesswatch import ACCESSWATCH_BASE_URL
 from waap_sessions.accesswatch.models import Session, SessionsResponse
 from waap_sessions.http_core import HeaderAuth, HttpClient, HttpSettings, VendorClient
 from waap_sessions.models import parse_response, require_secret, validate_parameters
 
-ACCESSWATCH_BASE_URL = "https://api.access.watch/1.1"
 SESSIONS_PATH = "/sessions"
 
 _SESSIONS_RESPONSE = TypeAdapter(SessionsResponse)

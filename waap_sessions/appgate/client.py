@@ -19,13 +19,13 @@ from email.utils import parsedate_to_datetime
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, model_validator
 
+from waap_sessions.appgate import DEFAULT_API_VERSION
 from waap_sessions.appgate.models import ActiveSessionsDashboard, LoginAnswer
 from waap_sessions.http_core import HttpClient, HttpSettings, VendorClient
 from waap_sessions.models import parse_response, validate_parameters
 
 DASHBOARD_PATH = "/stats/active-sessions/dashboard"
 LOGIN_PATH = "/login"
-DEFAULT_API_VERSION = 23
 FIRST_DASHBOARD_VERSION = 20
 
 _DASHBOARD = TypeAdapter(ActiveSessionsDashboard)

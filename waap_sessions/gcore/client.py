@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from pydantic import SecretStr, TypeAdapter
 
 from waap_sessions.errors import InvalidParameterError
+from waap_sessions.gcore import GCORE_BASE_URL
 from waap_sessions.gcore.models import Domain, DomainsPage, RequestsPage, RequestSummary, TopSession
 from waap_sessions.gcore.params import RequestWindow, TopSessionsQuery, iso_millis
 from waap_sessions.http_core import (
@@ -28,7 +29,6 @@ from waap_sessions.http_core import (
 )
 from waap_sessions.models import parse_response, require_secret, validate_parameters
 
-GCORE_BASE_URL = "https://api.gcore.com"
 REQUESTS_PATH = "/waap/v1/analytics/requests"
 TOP_SESSIONS_PATH = "/waap/v1/ip-info/top-sessions"
 DOMAINS_PATH = "/waap/v1/domains"
@@ -80,6 +80,30 @@ class GcoreWaapClient(VendorClient):
             RequestWindow, {"start": start, "end": end, **filters}, "Gcore request analytics"
         )
         return RequestStream(self, window)
+
+    def count_requests(
+        self, start: datetime | str, end: datetime | str | None = None, **filters: Any
+    ) -> int | None:
+        """How many requests in [start, end) match `filters`, from one request for one row.
+
+        None when the API's `count` is the size of the page rather than a total (the seed
+        page's reading): then only reading the window tells.
+        """
+        window = validate_parameters(
+            RequestWindow, {"start": start, "end": end, **filters}, "Gcore request analytics"
+        )
+        params = {
+            **window.as_query(),
+            "start": iso_millis(window.start),
+            "end": iso_millis(window.end or datetime.now(UTC)),
+            "limit": 1,
+            "offset": 0,
+        }
+        response = self.http.request("GET", REQUESTS_PATH, params=params)
+        page = self._parse(_REQUESTS_PAGE, response.content, REQUESTS_PATH)
+        if page.count > len(page.results) or not page.results:
+            return page.count
+        return None
 
     def get_top_sessions(self, ip: str, domain_id: int) -> list[TopSession]:
         """IP Spotlight: the (at most 10) busiest sessions of `ip` on a domain."""
@@ -148,13 +172,17 @@ class GcoreWaapClient(VendorClient):
 
 
 class RequestStream:
-    """The requests of one window, read lazily; iterate it once.
+    """The requests of one window, read lazily; iterate it once, by row or by page.
 
     Afterwards its counters say what it took: `pages` fetched, `windows` queried (more
     than one when the window was continued past the offset ceiling), `rows` yielded,
     `duplicates` skipped, `out_of_window` rows the API returned outside [start, end),
     and `reported_count`: the API's count of matching rows for the whole window, or None
     when the API's `count` turned out to be a page size rather than a total.
+
+    Memory stays flat however large the window: read in time order, a row already seen
+    can only come again at or before the newest time read so far, so only the ids read
+    at that very millisecond are kept to recognise repeats.
     """
 
     def __init__(self, client: GcoreWaapClient, window: RequestWindow) -> None:
@@ -168,15 +196,23 @@ class RequestStream:
         self.reported_count: int | None = None
 
     def __iter__(self) -> Iterator[RequestSummary]:
+        for rows in self.iter_pages():
+            yield from rows
+
+    def iter_pages(self) -> Iterator[list[RequestSummary]]:
+        """The window page by page: the rows each page adds (none repeated, all in the window).
+
+        For a bulk load: a page at a time, the rows never all in memory at once.
+        """
         ordering = self.window.ordering or "request_time"
         descending = ordering in ("-request_time", "-requestTime")
         resumable = descending or ordering in ("request_time", "requestTime")
         start = self.window.start
         # An open window grows while we read; pin it so the result is one consistent set.
         end = self.window.end or datetime.now(UTC)
+        repeats = RepeatFilter(descending=descending, in_time_order=resumable)
         first_ms, end_ms = _millis(start), _millis(end)
         filters = self.window.model_copy(update={"ordering": ordering}).as_query()
-        seen: set[str] = set()
         while True:
             self.windows += 1
             params = {**filters, "start": iso_millis(start), "end": iso_millis(end)}
@@ -188,16 +224,17 @@ class RequestStream:
                 )
                 for page in pages:
                     self._note_page(page)
+                    kept = []
                     for row in page.results:
                         last_time = row.request_time
-                        if row.id in seen:
+                        if repeats.seen(row):
                             self.duplicates += 1
                         elif not first_ms <= row.request_time < end_ms:
                             self.out_of_window += 1
                         else:
-                            seen.add(row.id)
-                            self.rows += 1
-                            yield row
+                            kept.append(row)
+                    self.rows += len(kept)
+                    yield kept
                 return
             except OffsetCeilingReached:
                 if not resumable:
@@ -229,6 +266,38 @@ class RequestStream:
         if self.pages == 0 and (page.count > len(page.results) or len(page.results) < PAGE_SIZE):
             self.reported_count = page.count
         self.pages += 1
+
+
+class RepeatFilter:
+    """Recognises rows read before, keeping as few ids as the ordering allows.
+
+    In time order (either direction) a repeat can only be at or behind the newest time
+    read, so the ids of that one millisecond are enough. In any other order every id is
+    kept, which the offset ceiling bounds to 100,100 rows.
+    """
+
+    def __init__(self, *, descending: bool, in_time_order: bool) -> None:
+        self._sign = -1 if descending else 1
+        self._in_time_order = in_time_order
+        self._newest: int | None = None
+        self._ids: set[str] = set()
+
+    def seen(self, row: RequestSummary) -> bool:
+        """Whether `row` was read before; if not, it counts as read from now on."""
+        if not self._in_time_order:
+            if row.id in self._ids:
+                return True
+            self._ids.add(row.id)
+            return False
+        moment = self._sign * row.request_time
+        if self._newest is not None and (
+            moment < self._newest or (moment == self._newest and row.id in self._ids)
+        ):
+            return True
+        if moment != self._newest:
+            self._newest, self._ids = moment, set()
+        self._ids.add(row.id)
+        return False
 
 
 def _millis(moment: datetime) -> int:
