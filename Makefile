@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+# dlt, the baseline of bench.speed: installed by `make bench` only, never for tests or CI.
+BENCH_INSTALLED := $(VENV)/.bench-installed
 
 .PHONY: demo test lint pytest bench simulate ui postgres browser clean
 
@@ -20,9 +22,10 @@ lint: $(INSTALLED)
 pytest: $(INSTALLED)
 	$(BIN)/pytest -n auto --dist loadgroup
 
-bench: $(INSTALLED)
+bench: $(BENCH_INSTALLED)
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.lake
+	$(BIN)/python -m bench.speed
 
 simulate: $(INSTALLED)
 	$(BIN)/waap-sessions simulate
@@ -51,6 +54,10 @@ $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(INSTALLED)
+
+$(BENCH_INSTALLED): $(INSTALLED)
+	$(BIN)/pip install --quiet -e '.[bench]'
+	touch $(BENCH_INSTALLED)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .dagster_home data *.egg-info

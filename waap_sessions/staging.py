@@ -5,8 +5,7 @@ they are read; DuckDB then parses the file in C++ inside the partition's write
 transaction. The load builds no Python object per row beyond the validated page, its
 memory stays flat however large the partition is, and a commit redone after a conflict
 reads the file again rather than the API. (Measured on 20,000 rows: DuckDB reads one
-array of rows with declared columns 7x faster than the API's pages with `unnest`, and
-the whole path is N x faster than building Arrow columns in Python.)
+array of rows with declared columns 7x faster than the API's pages with `unnest`.)
 """
 
 from __future__ import annotations
