@@ -203,21 +203,22 @@ def build_gcore_requests(spec: dg.AssetSpec, options: AssetOptions) -> dg.Assets
             # The lake's engine opens while the HTTP stack is imported: 0.3 s less a run.
             engine = opener.submit(warehouse.open_engine)
             client = gcore.get_client()
-            engine.result()
-        with client, warehouse.get_connection() as connection:
-            loader = RequestsLoader(client, connection, config.reload_unchanged)
-            with ThreadPoolExecutor(
-                max_workers=PARTITIONS_AT_ONCE, thread_name_prefix="waap-partition"
-            ) as pool:
-                loads = []
-                for load in pool.map(loader.load, context.partition_keys):
-                    context.log.info(load.describe())
-                    loads.append(load)
-            # The run's writer answers the reads too: a second engine costs 0.3 s to open.
-            record_missing_domain_names(context, client, connection, loads)
-            metadata = partition_metadata(GCORE_REQUESTS, loads, connection)
-            traffic = traffic_metadata(client)
-            drift = dict(client.schema_drift)
+        with client:
+            engine.result()  # a lake that cannot open fails here, the client still closed
+            with warehouse.get_connection() as connection:
+                loader = RequestsLoader(client, connection, config.reload_unchanged)
+                with ThreadPoolExecutor(
+                    max_workers=PARTITIONS_AT_ONCE, thread_name_prefix="waap-partition"
+                ) as pool:
+                    loads = []
+                    for load in pool.map(loader.load, context.partition_keys):
+                        context.log.info(load.describe())
+                        loads.append(load)
+                # The run's writer answers the reads too: a second engine costs 0.3 s to open.
+                record_missing_domain_names(context, client, connection, loads)
+                metadata = partition_metadata(GCORE_REQUESTS, loads, connection)
+                traffic = traffic_metadata(client)
+                drift = dict(client.schema_drift)
         if len(loads) == 1:
             (load,) = loads
             metadata["waap/api_reported_count"] = load.api_reported_count
