@@ -82,7 +82,7 @@ def write_partition(rows: list[RequestSummary], row_at_a_time: bool) -> int:
         connection = duckdb.connect(str(Path(folder) / "bench.duckdb"))
         create_tables(connection)
         if row_at_a_time:
-            values = connection.execute(selected.sql, selected.parameters).fetchall()
+            values = connection.execute(selected.sql).fetchall()
             marks = ", ".join("?" for _ in GCORE_REQUESTS.column_names)
             connection.executemany(f"INSERT INTO {GCORE_REQUESTS.name} VALUES ({marks})", values)
         else:

@@ -8,7 +8,7 @@ Each layout gets the same three measurements:
    conflict errors the writers met, reader errors, and torn reads (a partition whose
    count is neither 0 nor its full size).
 2. Load: one 1,000,000-row partition replaced in one transaction.
-3. Query: `TOP_SESSIONS_SQL` for that partition on a read-only connection, best of 5.
+3. Query: `top_sessions_sql` for that partition on a read-only connection, best of 5.
 
 The layouts: the old plain DuckDB file (`duckdb.connect`, partitions replaced with a plain
 BEGIN/DELETE/INSERT/COMMIT), and the DuckLake through `open_lake` and `replace_partition`
@@ -52,7 +52,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from waap_sessions.lake import LakeSettings, open_lake, transaction
-from waap_sessions.summaries import TOP_SESSIONS_SQL
+from waap_sessions.summaries import top_sessions_sql
 from waap_sessions.warehouse import GCORE_REQUESTS, create_tables, replace_partition
 
 WRITERS = 3
@@ -602,9 +602,7 @@ def measure(layout: Layout, load: pa.Table) -> tuple[Figures, list[tuple[Any, ..
     with contextlib.closing(layout.connect(read_only=True)) as connection:
         query_s, top = best_of(
             QUERY_REPEATS,
-            lambda: connection.execute(
-                TOP_SESSIONS_SQL, {"day": day, "domain_id": domain_id}
-            ).fetchall(),
+            lambda: connection.execute(top_sessions_sql(day, domain_id)).fetchall(),
         )
     return Figures(layout.name, workload, load_s, query_s * 1000), top
 

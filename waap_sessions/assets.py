@@ -28,6 +28,7 @@ from waap_sessions.resources import (
     GcoreWaapResource,
     WarehouseResource,
 )
+from waap_sessions.sql import literal
 from waap_sessions.summaries import refresh_active_sessions, refresh_top_sessions
 from waap_sessions.translator import table_metadata
 from waap_sessions.warehouse import (
@@ -376,9 +377,9 @@ def load_ip_top_sessions_partition(
         busiest = [
             ip
             for (ip,) in connection.execute(
-                f"SELECT client_ip FROM {GCORE_REQUESTS.name} WHERE day = ? AND domain_id = ? "
-                "GROUP BY client_ip ORDER BY count(*) DESC, client_ip LIMIT ?",
-                [day, domain_id, top_ips],
+                f"SELECT client_ip FROM {GCORE_REQUESTS.name} "
+                f"WHERE day = {literal(day)} AND domain_id = {literal(domain_id)} "
+                f"GROUP BY client_ip ORDER BY count(*) DESC, client_ip LIMIT {literal(top_ips)}"
             ).fetchall()
         ]
     fetched_at = datetime.now(UTC)

@@ -45,6 +45,7 @@ from waap_sessions.assets import LISTED_PARTITIONS
 from waap_sessions.lake import LAKE
 from waap_sessions.partitions import parse_partition_key
 from waap_sessions.resources import WarehouseResource
+from waap_sessions.sql import literal
 from waap_sessions.summaries import TOP_SESSIONS_PER_DAY
 from waap_sessions.warehouse import (
     ACCESSWATCH_SESSIONS,
@@ -463,8 +464,7 @@ def schema_result(connection: "duckdb.DuckDBPyConnection", table: Table) -> dg.A
         connection.execute(
             "SELECT column_name, data_type FROM information_schema.columns "
             "WHERE table_catalog = current_database() AND table_schema = current_schema() "
-            "AND table_name = ? ORDER BY ordinal_position",
-            [table.name],
+            f"AND table_name = {literal(table.name)} ORDER BY ordinal_position"
         ).fetchall()
     )
     spelled = connection.execute(

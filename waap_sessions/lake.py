@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from waap_sessions.errors import WarehouseConflictError, WarehouseError
 from waap_sessions.models import settings_from_env
+from waap_sessions.sql import quoted
 
 # DuckDB and tenacity load with the first connection: settings alone (a code location
 # being loaded, a resource being configured) need neither.
@@ -162,7 +163,7 @@ class LakeSettings(BaseModel):
     def attach_sql(self, *, read_only: bool) -> str:
         """The ATTACH statement; it holds no secret (the password goes in a DuckDB secret)."""
         options = [f"DATA_PATH '{self.resolved_data_path}'", *(["READ_ONLY"] * read_only)]
-        catalog = _quoted(self.resolved_catalog)
+        catalog = quoted(self.resolved_catalog)
         return f"ATTACH 'ducklake:{catalog}' AS {LAKE} ({', '.join(options)})"
 
     def describe(self) -> str:
@@ -242,7 +243,7 @@ def attach(
     for name in settings.extensions():
         connection.execute(f"LOAD '{extension_file(name)}'")
     if settings.catalog_password is not None:
-        password = _quoted(settings.catalog_password.get_secret_value())
+        password = quoted(settings.catalog_password.get_secret_value())
         # Unnamed: the postgres extension reads only its default secret when attaching.
         connection.execute(f"CREATE TEMPORARY SECRET (TYPE postgres, PASSWORD '{password}')")
     if settings.data_path.startswith(("s3://", "s3a://")):
@@ -292,13 +293,8 @@ def _add_s3_secret(connection: duckdb.DuckDBPyConnection) -> None:
         use_ssl = "true" if url.scheme == "https" else "false"
     else:
         use_ssl = "true"
-    listed = ", ".join(f"{name} '{_quoted(value)}'" for name, value in options.items())
+    listed = ", ".join(f"{name} '{quoted(value)}'" for name, value in options.items())
     connection.execute(f"CREATE TEMPORARY SECRET waap_data (TYPE s3, {listed}, USE_SSL {use_ssl})")
-
-
-def _quoted(value: str) -> str:
-    """`value` for a single-quoted SQL string."""
-    return value.replace("'", "''")
 
 
 def use_wal(sqlite_file: Path) -> None:

@@ -15,7 +15,8 @@ import duckdb
 
 from waap_sessions.errors import WarehouseError
 from waap_sessions.lake import LAKE, write_transaction
-from waap_sessions.warehouse import TABLES, Table, claim
+from waap_sessions.sql import literal
+from waap_sessions.warehouse import TABLES, Table, claim, count_of
 
 OLD = "old_file"
 
@@ -35,7 +36,7 @@ def migrate(connection: duckdb.DuckDBPyConnection, old_file: Path) -> list[Table
     if not old_file.is_file():
         raise WarehouseError(f"--from {old_file}: no such DuckDB file")
     try:
-        connection.execute(f"ATTACH '{_quoted(old_file)}' AS {OLD} (READ_ONLY)")
+        connection.execute(f"ATTACH {literal(old_file)} AS {OLD} (READ_ONLY)")
     except duckdb.Error as error:
         raise WarehouseError(f"--from {old_file}: cannot open it read-only: {error}") from None
     try:
@@ -68,24 +69,15 @@ def move_table(connection: duckdb.DuckDBPyConnection, table: Table) -> TableMove
         + " AND ".join(f"lake.{key} IS NOT DISTINCT FROM old.{key}" for key in table.key)
         + ")"
     )
-    rows_in_file = _count(connection, f"SELECT count(*) FROM {source}")
-    to_copy = _count(connection, f"SELECT count(*) {missing}")
+    rows_in_file = count_of(connection, f"SELECT count(*) FROM {source}")
+    to_copy = count_of(connection, f"SELECT count(*) {missing}")
 
     def copy(lake: duckdb.DuckDBPyConnection) -> None:
         claim(lake, table)  # two moves at once must not both copy the same rows
         lake.execute(f"INSERT INTO {target} ({columns}) SELECT {columns} {missing}")
 
     write_transaction(connection, copy, what=f"moving {table.name} into the lake")
-    left_behind = _count(connection, f"SELECT count(*) {missing}")
+    left_behind = count_of(connection, f"SELECT count(*) {missing}")
     if left_behind:
         raise WarehouseError(f"{table.name}: {left_behind} rows of the file are not in the lake")
     return TableMove(table.name, rows_in_file, to_copy, rows_in_file - to_copy)
-
-
-def _count(connection: duckdb.DuckDBPyConnection, sql: str) -> int:
-    row = connection.execute(sql).fetchone()
-    return int(row[0]) if row else 0
-
-
-def _quoted(path: Path) -> str:
-    return str(path).replace("'", "''")

@@ -16,12 +16,13 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any, get_args
+from typing import get_args
 
 from pydantic import TypeAdapter
 from pydantic.fields import FieldInfo
 
 from waap_sessions.gcore import RequestSummary
+from waap_sessions.sql import literal
 from waap_sessions.warehouse import GCORE_REQUESTS, SelectedRows
 
 _ROWS = TypeAdapter(list[RequestSummary])
@@ -56,11 +57,7 @@ class StagedRequests:
         if not self._file.closed:
             self._file.write(b"]")
             self._file.close()
-        return SelectedRows(
-            sql=request_rows_sql(),
-            parameters=[str(self.path), day, loaded_at],
-            num_rows=self.rows,
-        )
+        return SelectedRows(sql=request_rows_sql(self.path, day, loaded_at), num_rows=self.rows)
 
     def close(self) -> None:
         """Delete the file."""
@@ -82,32 +79,43 @@ def staged_requests(directory: str | None = None) -> Iterator[StagedRequests]:
 _FIELD_TYPES = {int: "BIGINT", str: "VARCHAR"}
 
 
-@cache
-def request_rows_sql() -> str:
-    """SELECT of gcore_requests' columns from a staged file (`?` = path, day, loaded_at).
+def request_rows_sql(path: Path, day: date, loaded_at: datetime) -> str:
+    """SELECT of gcore_requests' columns from the staged file at `path`.
 
     Made from the response model and the table's declaration, so a field added to either
     shows up here: fields with a default in the model get it when a row omits them,
-    `request_time` (milliseconds) becomes a UTC timestamp, and the partition's day and the
-    load time are the parameters.
+    `request_time` (milliseconds) becomes a UTC timestamp, and every row gets the
+    partition's day and the load time.
     """
+    given = {"day": literal(day), "loaded_at": literal(loaded_at)}
+    read = _read_expressions()
+    columns = ", ".join(
+        f"{given[name] if name in given else read[name]} AS {name}"
+        for name in GCORE_REQUESTS.column_names
+    )
+    return f"SELECT {columns} FROM read_json({literal(path)}, {_read_options()})"
+
+
+@cache
+def _read_expressions() -> dict[str, str]:
+    """The expression of each column read from the staged rows, by column name."""
+    expressions = {}
+    for name, info in RequestSummary.model_fields.items():
+        if name == "request_time":
+            expressions[name] = "make_timestamptz(request_time * 1000)"
+        elif info.is_required() or info.default is None:
+            expressions[name] = name
+        else:
+            expressions[name] = f"coalesce({name}, {literal(info.default)})"
+    return expressions
+
+
+@cache
+def _read_options() -> str:
+    """read_json's options: one array of rows, each field read as its declared type."""
     fields = RequestSummary.model_fields
     read = ", ".join(f"'{name}': '{_duckdb_type(info)}'" for name, info in fields.items())
-    derived = {
-        "day": "CAST($2 AS DATE)",
-        "loaded_at": "CAST($3 AS TIMESTAMPTZ)",
-        "request_time": "make_timestamptz(request_time * 1000)",
-    }
-    columns = []
-    for name in GCORE_REQUESTS.column_names:
-        if name in derived:
-            expression = derived[name]
-        elif fields[name].is_required() or fields[name].default is None:
-            expression = name
-        else:
-            expression = f"coalesce({name}, {_sql_literal(fields[name].default)})"
-        columns.append(f"{expression} AS {name}")
-    return f"SELECT {', '.join(columns)} FROM read_json($1, format = 'array', columns = {{{read}}})"
+    return f"format = 'array', columns = {{{read}}}"
 
 
 def _duckdb_type(info: FieldInfo) -> str:
@@ -119,9 +127,3 @@ def _duckdb_type(info: FieldInfo) -> str:
     if arguments and all(isinstance(value, str) for value in arguments):
         return "VARCHAR"  # a Literal of strings
     return "JSON"
-
-
-def _sql_literal(value: Any) -> str:
-    if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
-    raise TypeError(f"no SQL literal for the default {value!r}")

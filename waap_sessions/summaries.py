@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
+from string import Template
 from typing import TYPE_CHECKING
 
 from waap_sessions.lake import write_transaction
+from waap_sessions.sql import literal
 from waap_sessions.warehouse import (
     ACCESSWATCH_SESSIONS,
     ACTIVE_SESSIONS,
@@ -14,6 +16,7 @@ from waap_sessions.warehouse import (
     GCORE_REQUESTS,
     TOP_SESSIONS,
     claim,
+    count_of,
 )
 
 if TYPE_CHECKING:
@@ -33,6 +36,7 @@ _MAIN_VALUE = """
     GROUP BY session_id
 """
 
+# `$day` and `$domain_id` are filled in by `top_sessions_sql`.
 TOP_SESSIONS_SQL = f"""
 WITH requests AS (
     SELECT * FROM gcore_requests WHERE day = $day AND domain_id = $domain_id AND session_id <> ''
@@ -151,24 +155,22 @@ LINEAGE: dict[str, ColumnLineage] = {
 }
 
 
+def top_sessions_sql(day: date, domain_id: int) -> str:
+    """TOP_SESSIONS_SQL for one day of one domain."""
+    return Template(TOP_SESSIONS_SQL).substitute(day=literal(day), domain_id=literal(domain_id))
+
+
 def refresh_top_sessions(connection: duckdb.DuckDBPyConnection, day: date, domain_id: int) -> int:
     """Recompute one day and domain of `top_sessions`; returns its row count."""
-    parameters = {"day": day, "domain_id": domain_id}
+    partition = f"day = {literal(day)} AND domain_id = {literal(domain_id)}"
 
     def recompute(lake: duckdb.DuckDBPyConnection) -> None:
         claim(lake, TOP_SESSIONS)
-        lake.execute(
-            f"DELETE FROM {TOP_SESSIONS.name} WHERE day = $day AND domain_id = $domain_id",
-            parameters,
-        )
-        lake.execute(f"INSERT INTO {TOP_SESSIONS.name} BY NAME {TOP_SESSIONS_SQL}", parameters)
+        lake.execute(f"DELETE FROM {TOP_SESSIONS.name} WHERE {partition}")
+        lake.execute(f"INSERT INTO {TOP_SESSIONS.name} BY NAME {top_sessions_sql(day, domain_id)}")
 
-    write_transaction(connection, recompute, what=f"recomputing {TOP_SESSIONS.name} {parameters}")
-    return _count(
-        connection,
-        f"SELECT count(*) FROM {TOP_SESSIONS.name} WHERE day = $day AND domain_id = $domain_id",
-        parameters,
-    )
+    write_transaction(connection, recompute, what=f"recomputing {TOP_SESSIONS.name} {partition}")
+    return count_of(connection, f"SELECT count(*) FROM {TOP_SESSIONS.name} WHERE {partition}")
 
 
 def refresh_active_sessions(connection: duckdb.DuckDBPyConnection) -> int:
@@ -180,9 +182,4 @@ def refresh_active_sessions(connection: duckdb.DuckDBPyConnection) -> int:
         lake.execute(f"INSERT INTO {ACTIVE_SESSIONS.name} BY NAME {ACTIVE_SESSIONS_SQL}")
 
     write_transaction(connection, recompute, what=f"recomputing {ACTIVE_SESSIONS.name}")
-    return _count(connection, f"SELECT count(*) FROM {ACTIVE_SESSIONS.name}", {})
-
-
-def _count(connection: duckdb.DuckDBPyConnection, sql: str, parameters: dict[str, object]) -> int:
-    row = connection.execute(sql, parameters).fetchone()
-    return int(row[0]) if row else 0
+    return count_of(connection, f"SELECT count(*) FROM {ACTIVE_SESSIONS.name}")

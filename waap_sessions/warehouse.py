@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 
 from waap_sessions.lake import LAKE, LakeSettings, open_lake, write_transaction
+from waap_sessions.sql import literal
 
 # Arrow and DuckDB load with the first write or connection: the declarations, which the
 # code location reads when it loads, need neither.
@@ -361,7 +362,7 @@ def claim(connection: duckdb.DuckDBPyConnection, table: Table) -> None:
     loser is redone on top of the winner.
     """
     connection.execute(
-        f"UPDATE {TABLE_WRITES} SET writes = writes + 1 WHERE table_name = ?", [table.name]
+        f"UPDATE {TABLE_WRITES} SET writes = writes + 1 WHERE table_name = {literal(table.name)}"
     )
 
 
@@ -394,7 +395,6 @@ class SelectedRows:
     """Rows a query selects (from a staged file, say), to insert without a Python copy."""
 
     sql: str
-    parameters: list[Any]
     num_rows: int
 
 
@@ -403,7 +403,7 @@ def _insert(
 ) -> None:
     """Bulk-insert an Arrow table or a query's rows, matching columns by name."""
     if isinstance(rows, SelectedRows):
-        connection.execute(f"INSERT INTO {table.name} BY NAME {rows.sql}", rows.parameters)
+        connection.execute(f"INSERT INTO {table.name} BY NAME {rows.sql}")
         return
     connection.register("incoming_rows", rows)
     try:
@@ -434,28 +434,24 @@ def replace_partition(
     The partition's row in PARTITION_LOADS is replaced in the same transaction.
     """
     assert set(partition) == set(table.partition_by) == {"day", "domain_id"}, partition
-    condition = " AND ".join(f"{name} = ?" for name in partition)
-    values = list(partition.values())
+    condition = " AND ".join(f"{name} = {literal(value)}" for name, value in partition.items())
+    load = {
+        "table_name": table.name,
+        **partition,
+        "row_count": rows.num_rows,
+        "api_reported_count": api_reported_count,
+    }
+    load_row = ", ".join(f"{literal(value)} AS {name}" for name, value in load.items())
 
     def swap(lake: duckdb.DuckDBPyConnection) -> None:
         claim(lake, table)
-        lake.execute(f"DELETE FROM {table.name} WHERE {condition}", values)
+        lake.execute(f"DELETE FROM {table.name} WHERE {condition}")
         _insert(lake, table, rows)
         lake.execute(
-            f"DELETE FROM {PARTITION_LOADS} WHERE table_name = ? AND {condition}",
-            [table.name, *values],
+            f"DELETE FROM {PARTITION_LOADS} "
+            f"WHERE table_name = {literal(table.name)} AND {condition}"
         )
-        lake.execute(
-            f"INSERT INTO {PARTITION_LOADS} BY NAME SELECT ? AS table_name, ? AS day, "
-            "? AS domain_id, ? AS row_count, ? AS api_reported_count, now() AS loaded_at",
-            [
-                table.name,
-                partition["day"],
-                partition["domain_id"],
-                rows.num_rows,
-                api_reported_count,
-            ],
-        )
+        lake.execute(f"INSERT INTO {PARTITION_LOADS} BY NAME SELECT {load_row}, now() AS loaded_at")
 
     write_transaction(connection, swap, what=f"replacing {table.name} {dict(partition)}")
 
@@ -475,8 +471,8 @@ def last_load(
     """The partition's last load as its own transaction recorded it; None if never loaded."""
     row = connection.execute(
         f"SELECT row_count, api_reported_count, loaded_at FROM {PARTITION_LOADS} "
-        "WHERE table_name = ? AND day = ? AND domain_id = ?",
-        [table.name, day, domain_id],
+        f"WHERE table_name = {literal(table.name)} AND day = {literal(day)} "
+        f"AND domain_id = {literal(domain_id)}"
     ).fetchone()
     return PartitionLoadRecord(*row) if row else None
 
@@ -491,13 +487,13 @@ def record_domains(connection: duckdb.DuckDBPyConnection, names: Mapping[int, st
     changed = {domain: name for domain, name in names.items() if recorded.get(domain) != name}
     if not changed:
         return 0
-    ids, values = list(changed), list(changed.values())
+    ids, values = literal(list(changed)), literal(list(changed.values()))
 
     def upsert(lake: duckdb.DuckDBPyConnection) -> None:
-        lake.execute(f"DELETE FROM {DOMAINS} WHERE list_contains(?, domain_id)", [ids])
+        lake.execute(f"DELETE FROM {DOMAINS} WHERE list_contains({ids}, domain_id)")
         lake.execute(
-            f"INSERT INTO {DOMAINS} SELECT unnest(?::BIGINT[]), unnest(?::VARCHAR[]), now()",
-            [ids, values],
+            f"INSERT INTO {DOMAINS} "
+            f"SELECT unnest({ids}::BIGINT[]), unnest({values}::VARCHAR[]), now()"
         )
 
     write_transaction(connection, upsert, what=f"recording {len(changed)} domain name(s)")
@@ -512,8 +508,7 @@ def domain_names(connection: duckdb.DuckDBPyConnection) -> dict[int, str]:
     schema, name = DOMAINS.split(".")
     if not connection.execute(
         "SELECT 1 FROM duckdb_tables() WHERE database_name = current_database() "
-        "AND schema_name = ? AND table_name = ?",
-        [schema, name],
+        f"AND schema_name = {literal(schema)} AND table_name = {literal(name)}"
     ).fetchall():
         return {}
     rows = connection.execute(
@@ -524,7 +519,12 @@ def domain_names(connection: duckdb.DuckDBPyConnection) -> dict[int, str]:
 
 def table_rows(connection: duckdb.DuckDBPyConnection, table: Table) -> int:
     """How many rows `table` holds now."""
-    row = connection.execute(f"SELECT count(*) FROM {table.name}").fetchone()
+    return count_of(connection, f"SELECT count(*) FROM {table.name}")
+
+
+def count_of(connection: duckdb.DuckDBPyConnection, sql: str) -> int:
+    """The number a `SELECT count(*) ...` answers."""
+    row = connection.execute(sql).fetchone()
     return int(row[0]) if row else 0
 
 

@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -57,10 +58,10 @@ print(json.dumps(sorted(sys.modules)))
 """
 
 
-def run_python(probe: str, cwd: Path) -> str:
+def run_python(probe: str, cwd: Path, *arguments: str) -> str:
     """What a fresh interpreter prints running `probe`, with no API or simulator set."""
     done = subprocess.run(
-        [sys.executable, "-c", probe],
+        [sys.executable, "-c", probe, *arguments],
         cwd=cwd,
         env={"PATH": os.environ["PATH"], "HOME": str(cwd)},
         capture_output=True,
@@ -114,3 +115,47 @@ def test_a_package_gives_each_exported_name_from_its_module_and_no_other(package
             assert getattr(sys.modules[value.__module__], name) is value, name
     with pytest.raises(AttributeError, match="has no attribute 'no_such_name'"):
         _ = package.no_such_name
+
+
+# What DuckDB's Python client imports the first time a statement is given parameters
+# (see `waap_sessions.sql`): a load of requests and its checks must not pay for them.
+NOT_IMPORTED_BY_A_REQUESTS_LOAD = frozenset({"pandas", "numpy", "pyarrow"})
+LOAD_PROBE = """
+import json, sys
+import dagster as dg
+from waap_sessions import build_waap_sessions_definitions
+from waap_sessions.resources import GcoreWaapResource, WarehouseResource
+
+base_url, api_key, lake, day = sys.argv[1:]
+defs = build_waap_sessions_definitions(
+    sources=["gcore"],
+    start_date=day,
+    gcore=GcoreWaapResource(api_key=api_key, base_url=base_url),
+    warehouse=WarehouseResource(catalog=f"sqlite:{lake}/catalog.sqlite", data_path=f"{lake}/data/"),
+)
+with dg.instance_for_test() as instance:
+    with GcoreWaapResource(api_key=api_key, base_url=base_url).get_client() as client:
+        domain = str(next(iter(client.iter_domains())).id)
+    instance.add_dynamic_partitions("gcore_domains", [domain])
+    result = dg.materialize(
+        [*defs.assets, *defs.asset_checks],
+        instance=instance,
+        resources=defs.resources,
+        selection="gcore_requests",
+        partition_key=f"{day}|{domain}",
+    )
+checks = result.get_asset_check_evaluations()
+assert result.success and checks and all(check.passed for check in checks), checks
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_a_requests_load_and_its_checks_import_no_dataframe_library(tmp_path, simulator):
+    # Yesterday's day of the simulator, whole: a real load of its pages, then the checks.
+    day = (simulator.config.now - timedelta(days=1)).date().isoformat()
+    arguments = [simulator.base_url, simulator.config.gcore_api_key, str(tmp_path), day]
+
+    loaded = set(json.loads(run_python(LOAD_PROBE, tmp_path, *arguments)))
+
+    assert {"duckdb", "httpx", "waap_sessions.staging"} <= loaded
+    assert among(loaded, NOT_IMPORTED_BY_A_REQUESTS_LOAD) == set()
