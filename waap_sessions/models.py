@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from functools import cache
 from typing import Any, TypeVar, get_args
 
@@ -96,12 +96,33 @@ def _is_secret(model: type[BaseModel], field: str) -> bool:
     return info is None or "SecretStr" in repr(info.annotation) or info.annotation is SecretStr
 
 
-def unknown_fields(model: BaseModel) -> Iterator[str]:
+def unknown_fields(model: BaseModel) -> Counter[str]:
     """Name every undocumented field in `model` and the models nested in it, as `Type.field`."""
-    for name in model.model_extra or {}:
-        yield f"{type(model).__name__}.{name}"
-    for field in _fields_holding_models(type(model)):
-        yield from _unknown_fields_in(getattr(model, field))
+    found: Counter[str] = Counter()
+    count_unknown_fields(found, model)
+    return found
+
+
+def count_unknown_fields(drift: Counter[str], parsed: object) -> None:
+    """Add the undocumented fields of a parsed answer (a model or a list) to a drift counter.
+
+    It visits every row of every page, so it walks only what can hold an unknown field: a
+    model's extras, and its fields that can hold models and hold something.
+    """
+    if isinstance(parsed, BaseModel):
+        if parsed.__pydantic_extra__:
+            kind = type(parsed).__name__
+            drift.update(f"{kind}.{name}" for name in parsed.__pydantic_extra__)
+        for name in _fields_holding_models(type(parsed)):
+            value = getattr(parsed, name)
+            if value is not None:
+                count_unknown_fields(drift, value)
+    elif isinstance(parsed, list | tuple):
+        for item in parsed:
+            count_unknown_fields(drift, item)
+    elif isinstance(parsed, dict):
+        for item in parsed.values():
+            count_unknown_fields(drift, item)
 
 
 @cache
@@ -116,19 +137,3 @@ def _holds_models(annotation: Any) -> bool:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return True
     return any(_holds_models(argument) for argument in get_args(annotation))
-
-
-def _unknown_fields_in(value: Any) -> Iterator[str]:
-    if isinstance(value, BaseModel):
-        yield from unknown_fields(value)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _unknown_fields_in(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _unknown_fields_in(item)
-
-
-def count_unknown_fields(drift: Counter[str], parsed: object) -> None:
-    """Add the undocumented fields of a parsed answer (a model or a list) to a drift counter."""
-    drift.update(_unknown_fields_in(parsed))
