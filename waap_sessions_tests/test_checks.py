@@ -17,6 +17,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from waap_sessions import checks
 from waap_sessions.lake import open_lake
 from waap_sessions.simulator import Faults, Simulator, SimulatorConfig
 from waap_sessions.simulator.gcore import ANALYTICS_PATH
@@ -437,6 +438,31 @@ def test_check_fails_on_data_that_breaks_it(
         dg.AssetCheckSeverity.WARN if warning_only else dg.AssetCheckSeverity.ERROR
     )
     assert expected in plain_metadata(evaluation)
+
+
+def test_the_key_check_finds_every_repeat_when_it_works_in_passes(
+    loaded: Loaded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scope larger than KEYS_PER_PASS is checked bucket by bucket: every repeated id
+    is found whichever bucket it falls in, and counted once."""
+    monkeypatch.setattr(checks, "KEYS_PER_PASS", 500)  # 6,000 rows: 12 passes
+    repeated = query(loaded.lake, "SELECT id FROM gcore_requests ORDER BY id LIMIT 40")
+    ids = ", ".join(f"'{row[0]}'" for row in repeated)
+    lake = faulty_copy(
+        loaded.lake,
+        tmp_path,
+        (f"INSERT INTO gcore_requests SELECT * FROM gcore_requests WHERE id IN ({ids})",),
+    )
+    key = check_key("gcore_requests", "key_is_unique")
+
+    evaluation = run_checks(loaded, lake, key)[key]
+
+    assert not evaluation.passed
+    assert evaluation.metadata["violations"].value == len(repeated)
+    examples = evaluation.metadata["examples"].value
+    assert len(examples) == checks.EXAMPLES
+    assert all(example["copies"] == 2 for example in examples)
+    assert {example["id"] for example in examples} <= {row[0] for row in repeated}
 
 
 def test_row_count_skips_partitions_without_a_reported_count(
