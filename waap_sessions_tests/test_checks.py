@@ -576,6 +576,46 @@ def test_a_partition_run_judges_its_partitions_and_a_run_without_them_the_whole_
     assert f'"day": "{other_day}"' in failed[check_key("gcore_requests", "status_code_in_range")]
 
 
+@pytest.mark.parametrize("keys_per_pass", [checks.KEYS_PER_PASS, 500])
+def test_a_partition_run_finds_its_ids_repeated_in_another_partition(
+    loaded: Loaded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keys_per_pass: int
+) -> None:
+    """The run's ids are looked up across the table (in one pass, or bucket by bucket):
+    an id of `day` also stored under the other day fails the run's key check, and the
+    example names both partitions."""
+    monkeypatch.setattr(checks, "KEYS_PER_PASS", keys_per_pass)
+    other_day, day = DAYS
+    lake = faulty_copy(
+        loaded.lake,
+        tmp_path,
+        (
+            f"INSERT INTO gcore_requests SELECT * REPLACE (DATE '{other_day}' AS day) "
+            f"FROM gcore_requests WHERE day = '{day}' ORDER BY id LIMIT 3",
+        ),
+    )
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("gcore_domains", [str(loaded.domain_id)])
+        run = dg.materialize(
+            [gcore_requests, *checks_of(gcore_requests)],
+            instance=instance,
+            resources=pipeline_resources(loaded.simulator, lake),
+            partition_key=partition_key(day, loaded.domain_id),
+            raise_on_error=False,
+        )
+
+    key = check_key("gcore_requests", "key_is_unique")
+    (evaluation,) = [e for e in run.get_asset_check_evaluations() if e.asset_check_key == key]
+    assert not evaluation.passed
+    assert evaluation.metadata["violations"].value == 3
+    partitions = {
+        partition_key(other_day, loaded.domain_id),
+        partition_key(day, loaded.domain_id),
+    }
+    for example in evaluation.metadata["examples"].value:
+        assert example["copies"] == 2
+        assert set(example["partitions"]) == partitions
+
+
 def test_a_check_that_cannot_run_fails_alone(loaded: Loaded, tmp_path: Path) -> None:
     """A column dropped: the checks reading it fail naming it; the table's others report."""
     lake = faulty_copy(
