@@ -2,10 +2,12 @@
 
 Each builder makes one table's asset from the `AssetSpec` the translator gave it, so
 keys, groups and owners are the user's while the code is the same. Every asset reads all
-it needs for a partition from its API before it opens the warehouse, then writes in one
-short transaction: a failed read leaves the table as it was, and a run that loses a
-commit conflict to another run writing the same table redoes only that transaction.
-A run of a partition range (a backfill) loads its partitions one after the other.
+it needs for a partition from its API before it writes, then writes in one short
+transaction: a failed read leaves the table as it was, and a run that loses a commit
+conflict to another run writing the same table redoes only that transaction. A step
+opens the lake once and does all its reads and writes on that connection. A run of a
+partition range (a backfill) loads up to PARTITIONS_AT_ONCE partitions of
+`gcore_requests` at once, and the other tables' partitions one after the other.
 """
 
 import threading
@@ -215,7 +217,6 @@ def build_gcore_requests(spec: dg.AssetSpec, options: AssetOptions) -> dg.Assets
                     for load in pool.map(loader.load, context.partition_keys):
                         context.log.info(load.describe())
                         loads.append(load)
-                # The run's writer answers the reads too: a second engine costs 0.3 s to open.
                 record_missing_domain_names(context, client, connection, loads)
                 metadata = partition_metadata(GCORE_REQUESTS, loads, connection)
                 traffic = traffic_metadata(client)
@@ -348,13 +349,12 @@ def build_gcore_ip_top_sessions(spec: dg.AssetSpec, options: AssetOptions) -> dg
         warehouse: WarehouseResource,
     ) -> dg.MaterializeResult[Any]:
         """IP Spotlight for the partition's busiest IPs, replacing that partition."""
-        with gcore.get_client() as client:
+        with gcore.get_client() as client, warehouse.get_connection() as connection:
             loads = [
-                load_ip_top_sessions_partition(context, client, warehouse, key, config.top_ips)
+                load_ip_top_sessions_partition(context, client, connection, key, config.top_ips)
                 for key in context.partition_keys
             ]
             traffic = traffic_metadata(client)
-        with warehouse.read_only_connection() as connection:
             metadata = partition_metadata(GCORE_IP_TOP_SESSIONS, loads, connection)
         return dg.MaterializeResult(metadata={**metadata, **traffic})
 
@@ -364,7 +364,7 @@ def build_gcore_ip_top_sessions(spec: dg.AssetSpec, options: AssetOptions) -> dg
 def load_ip_top_sessions_partition(
     context: dg.AssetExecutionContext,
     client: "GcoreWaapClient",
-    warehouse: WarehouseResource,
+    connection: "duckdb.DuckDBPyConnection",
     key: str,
     top_ips: int,
 ) -> PartitionLoad:
@@ -373,15 +373,14 @@ def load_ip_top_sessions_partition(
 
     started, before = time.monotonic(), client.http.stats.snapshot()
     day, domain_id = parse_partition_key(key)
-    with warehouse.read_only_connection() as connection:
-        busiest = [
-            ip
-            for (ip,) in connection.execute(
-                f"SELECT client_ip FROM {GCORE_REQUESTS.name} "
-                f"WHERE day = {literal(day)} AND domain_id = {literal(domain_id)} "
-                f"GROUP BY client_ip ORDER BY count(*) DESC, client_ip LIMIT {literal(top_ips)}"
-            ).fetchall()
-        ]
+    busiest = [
+        ip
+        for (ip,) in connection.execute(
+            f"SELECT client_ip FROM {GCORE_REQUESTS.name} "
+            f"WHERE day = {literal(day)} AND domain_id = {literal(domain_id)} "
+            f"GROUP BY client_ip ORDER BY count(*) DESC, client_ip LIMIT {literal(top_ips)}"
+        ).fetchall()
+    ]
     fetched_at = datetime.now(UTC)
     answers = list(
         map_in_order(
@@ -391,13 +390,12 @@ def load_ip_top_sessions_partition(
         )
     )
     columns = top_session_columns(domain_id, day, busiest, answers, fetched_at)
-    with warehouse.get_connection() as connection:
-        replace_partition(
-            connection,
-            GCORE_IP_TOP_SESSIONS,
-            {"day": day, "domain_id": domain_id},
-            arrow_rows(GCORE_IP_TOP_SESSIONS, columns),
-        )
+    replace_partition(
+        connection,
+        GCORE_IP_TOP_SESSIONS,
+        {"day": day, "domain_id": domain_id},
+        arrow_rows(GCORE_IP_TOP_SESSIONS, columns),
+    )
     after = client.http.stats.snapshot()
     load = PartitionLoad(
         partition=key,
@@ -590,15 +588,14 @@ def build_top_sessions(spec: dg.AssetSpec, options: AssetOptions) -> dg.AssetsDe
     ) -> dg.MaterializeResult[Any]:
         """The day's 10 busiest sessions of the domain, recomputed from gcore_requests."""
         loads = []
-        for key in context.partition_keys:
-            started = time.monotonic()
-            day, domain_id = parse_partition_key(key)
-            with warehouse.get_connection() as connection:
+        with warehouse.get_connection() as connection:
+            for key in context.partition_keys:
+                started = time.monotonic()
+                day, domain_id = parse_partition_key(key)
                 rows = refresh_top_sessions(connection, day, domain_id)
-            load = PartitionLoad(key, rows, round(time.monotonic() - started, 3), 0)
-            context.log.info(load.describe())
-            loads.append(load)
-        with warehouse.read_only_connection() as connection:
+                load = PartitionLoad(key, rows, round(time.monotonic() - started, 3), 0)
+                context.log.info(load.describe())
+                loads.append(load)
             metadata = partition_metadata(TOP_SESSIONS, loads, connection)
         return dg.MaterializeResult(metadata=metadata)
 
