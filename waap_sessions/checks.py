@@ -136,11 +136,11 @@ class Scope:
             days = [day for _, day in pairs]
             for first, last in consecutive_runs(days):
                 when = (
-                    f"day = DATE '{first}'"
+                    f"day = {literal(first)}"
                     if first == last
-                    else f"day BETWEEN DATE '{first}' AND DATE '{last}'"
+                    else f"day BETWEEN {literal(first)} AND {literal(last)}"
                 )
-                terms.append(f"(domain_id = {domain} AND {when})")
+                terms.append(f"(domain_id = {literal(domain)} AND {when})")
         return " OR ".join(terms)
 
     def metadata(self) -> dict[str, Any]:

@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from waap_sessions.errors import WarehouseConflictError, WarehouseError
 from waap_sessions.models import settings_from_env
-from waap_sessions.sql import quoted
+from waap_sessions.sql import literal, quoted
 
 # DuckDB and tenacity load with the first connection: settings alone (a code location
 # being loaded, a resource being configured) need neither.
@@ -162,7 +162,7 @@ class LakeSettings(BaseModel):
 
     def attach_sql(self, *, read_only: bool) -> str:
         """The ATTACH statement; it holds no secret (the password goes in a DuckDB secret)."""
-        options = [f"DATA_PATH '{self.resolved_data_path}'", *(["READ_ONLY"] * read_only)]
+        options = [f"DATA_PATH {literal(self.resolved_data_path)}", *(["READ_ONLY"] * read_only)]
         catalog = quoted(self.resolved_catalog)
         return f"ATTACH 'ducklake:{catalog}' AS {LAKE} ({', '.join(options)})"
 
@@ -241,7 +241,7 @@ def attach(
     connection.execute("SET autoload_known_extensions = false")
     connection.execute("SET TimeZone = 'UTC'")
     for name in settings.extensions():
-        connection.execute(f"LOAD '{extension_file(name)}'")
+        connection.execute(f"LOAD {literal(extension_file(name))}")
     if settings.catalog_password is not None:
         password = quoted(settings.catalog_password.get_secret_value())
         # Unnamed: the postgres extension reads only its default secret when attaching.
