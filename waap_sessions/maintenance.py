@@ -7,7 +7,8 @@ small file. Housekeeping, in order:
 2. merge adjacent small files of each table;
 3. expire the snapshots older than the retention;
 4. delete the files only expired snapshots used, once they have been unused for `grace`;
-5. delete orphaned files (left by a run killed in the middle of its write) older than `grace`.
+5. delete orphaned files (left by a run killed in the middle of its write) older than `grace`
+   and never younger than ORPHAN_MIN_AGE.
 
 `grace` must be longer than the longest reader query: a reader inside a transaction
 fails if the files it reads are removed under it. Each step runs in its own transaction,
@@ -22,9 +23,16 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from waap_sessions.lake import LAKE, LakeSettings, write_transaction
+from waap_sessions.sql import literal
 
 if TYPE_CHECKING:
     import duckdb
+
+ORPHAN_MIN_AGE = timedelta(hours=1)
+"""A write puts its files on storage before its commit names them, so until then they
+look like orphans; deleting one would leave the commit naming a file that is gone, and
+the table unreadable. An hour is far longer than any write (seconds for a 1,000,000-row
+partition), whatever the grace."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +68,7 @@ STEPS = (
     ),
     (
         "delete orphaned files",
-        "CALL ducklake_delete_orphaned_files('{lake}', older_than => now() - {grace})",
+        "CALL ducklake_delete_orphaned_files('{lake}', older_than => now() - {orphan_age})",
     ),
 )
 
@@ -77,7 +85,12 @@ def maintain(
         raise ValueError("the file grace period must not exceed the snapshot retention")
     before = lake_files(connection, settings)
     for what, template in STEPS:
-        sql = template.format(lake=LAKE, retention=_interval(retention), grace=_interval(grace))
+        sql = template.format(
+            lake=LAKE,
+            retention=_interval(retention),
+            grace=_interval(grace),
+            orphan_age=_interval(max(grace, ORPHAN_MIN_AGE)),
+        )
         write_transaction(connection, partial(_run, sql), what=f"lake housekeeping: {what}")
     return MaintenanceReport(before=before, after=lake_files(connection, settings))
 
@@ -88,9 +101,8 @@ def lake_files(connection: duckdb.DuckDBPyConnection, settings: LakeSettings) ->
     live = connection.execute(
         f"SELECT count(*) FROM {metadata}.ducklake_data_file WHERE end_snapshot IS NULL"
     ).fetchone()
-    stored = connection.execute(
-        "SELECT count(*) FROM glob(?)", [f"{settings.resolved_data_path}**/*.parquet"]
-    ).fetchone()
+    parquet_files = literal(f"{settings.resolved_data_path}**/*.parquet")
+    stored = connection.execute(f"SELECT count(*) FROM glob({parquet_files})").fetchone()
     snapshots = connection.execute(f"SELECT count(*) FROM ducklake_snapshots('{LAKE}')").fetchone()
     return LakeFiles(
         live_files=live[0] if live else 0,

@@ -43,7 +43,7 @@ def migrate(connection: duckdb.DuckDBPyConnection, old_file: Path) -> list[Table
         found = {
             name
             for (name,) in connection.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE database_name = ?", [OLD]
+                f"SELECT table_name FROM duckdb_tables() WHERE database_name = {literal(OLD)}"
             ).fetchall()
         }
         return [move_table(connection, table) for table in TABLES if table.name in found]
@@ -57,8 +57,8 @@ def move_table(connection: duckdb.DuckDBPyConnection, table: Table) -> TableMove
     old_columns = {
         name
         for (name,) in connection.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE database_name = ? AND table_name = ?",
-            [OLD, table.name],
+            "SELECT column_name FROM duckdb_columns() "
+            f"WHERE database_name = {literal(OLD)} AND table_name = {literal(table.name)}"
         ).fetchall()
     }
     columns = ", ".join(name for name in table.column_names if name in old_columns)

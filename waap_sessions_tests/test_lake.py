@@ -5,8 +5,9 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import boto3
@@ -24,7 +25,7 @@ from waap_sessions.lake import (
     open_lake,
     write_transaction,
 )
-from waap_sessions.maintenance import lake_files
+from waap_sessions.maintenance import lake_files, maintain
 from waap_sessions.resources import WarehouseResource
 from waap_sessions.warehouse import TOP_SESSIONS, connect, create_tables, replace_partition
 from waap_sessions_tests.conftest import lake_settings, query
@@ -356,6 +357,8 @@ def test_housekeeping_merges_expires_and_deletes_and_reports_it(lake):
     orphan.write_bytes(
         (next((folder / "data" / "main" / "top_sessions").glob("*.parquet"))).read_bytes()
     )
+    two_hours_ago = time.time() - 2 * 3600
+    os.utime(orphan, (two_hours_ago, two_hours_ago))
     settings = AutomationSettings(snapshot_retention_hours=0, file_grace_minutes=0)
     job = build_lake_maintenance_job(settings)
 
@@ -401,6 +404,25 @@ def test_housekeeping_keeps_what_a_reader_may_still_need(lake):
     assert len(list(top_sessions_files.glob("*.parquet"))) == 3
 
 
+def test_housekeeping_never_deletes_the_files_of_a_write_not_yet_committed(lake):
+    """Until its commit names them, a write's files look like orphans; even with no grace,
+    deleting them would leave the commit naming files that are gone."""
+    top_sessions_files = lake_folder(lake) / "data" / "main" / "top_sessions"
+    with (
+        connect(read_only=False, settings=lake) as writer,
+        connect(read_only=False, settings=lake) as housekeeper,
+    ):
+        writer.execute("BEGIN TRANSACTION")
+        replace_day(writer, "2026-11-20", ranks("2026-11-20", 20, "in flight"))
+        in_flight = set(top_sessions_files.glob("*.parquet"))
+        assert in_flight  # the write's file is on storage, named by no snapshot yet
+
+        maintain(housekeeper, lake, retention=timedelta(0), grace=timedelta(0))
+
+        assert in_flight <= set(top_sessions_files.glob("*.parquet"))
+        writer.execute("ROLLBACK")
+
+
 def test_a_grace_longer_than_the_retention_is_refused():
     with pytest.raises(ValueError, match=r"must not exceed the snapshot retention \(60 minutes"):
         AutomationSettings(snapshot_retention_hours=1, file_grace_minutes=90)
@@ -429,8 +451,10 @@ def test_housekeeping_beside_a_busy_writer_fails_neither(lake):
 
     writer = threading.Thread(target=write_continuously)
     writer.start()
+    # Snapshots expire after 5 s, their files go 2 s later: far longer than the writer's
+    # reads, as the grace must be, and short enough that both happen while it writes.
     job = build_lake_maintenance_job(
-        AutomationSettings(snapshot_retention_hours=0, file_grace_minutes=0)
+        AutomationSettings(snapshot_retention_hours=5 / 3600, file_grace_minutes=2 / 60)
     )
     resources = {"warehouse": WarehouseResource(catalog=lake.catalog, data_path=lake.data_path)}
     try:
