@@ -82,13 +82,28 @@ class _RequestLog:
         if scope["type"] != "http" or vendor_of(scope["path"]) is None:
             await self._app(scope, receive, send)
             return
-        status = 500
         headers = Headers(scope=scope)
+        logged = False
+
+        def log_call(status: int) -> None:
+            nonlocal logged
+            logged = True
+            self._log.append(
+                LoggedRequest(
+                    scope["method"],
+                    scope["path"],
+                    scope["query_string"].decode("latin-1"),
+                    status,
+                    headers.get("user-agent", ""),
+                    headers.get("accept", ""),
+                )
+            )
 
         async def watch(message: Message) -> None:
-            nonlocal status
             if message["type"] == "http.response.start":
-                status = message["status"]
+                # Logged before the client can read a byte of the answer, so a test that
+                # has its answer always finds its call in the log.
+                log_call(message["status"])
                 date = format_datetime(self._clock.now(), usegmt=True).encode()
                 message["headers"] = [*message.get("headers", []), (b"date", date)]
             await send(message)
@@ -99,17 +114,8 @@ class _RequestLog:
             await self._app(scope, receive, watch)
         finally:
             self.in_flight -= 1
-            query = scope["query_string"].decode("latin-1")
-            self._log.append(
-                LoggedRequest(
-                    scope["method"],
-                    scope["path"],
-                    query,
-                    status,
-                    headers.get("user-agent", ""),
-                    headers.get("accept", ""),
-                )
-            )
+            if not logged:  # the app failed before answering: the server sends a 500
+                log_call(500)
 
 
 class _HideTruncations(logging.Filter):
