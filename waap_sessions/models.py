@@ -152,15 +152,18 @@ def count_unknown_fields(drift: Counter[str], parsed: object) -> None:
     extras, its enumerated fields, and its fields that can hold models and hold something.
     """
     if isinstance(parsed, BaseModel):
-        kind = type(parsed).__name__
+        documented, holding = _walk_plan(type(parsed))
         if parsed.__pydantic_extra__:
+            kind = type(parsed).__name__
             drift.update(f"{kind}.{name}" for name in parsed.__pydantic_extra__)
-        for name, label, values in _documented_fields(type(parsed)):
-            value = getattr(parsed, name)
+        fields = parsed.__dict__
+        for name, label, values in documented:
+            value = fields[name]
             if value is not None and value not in values:
-                drift[f"{kind}.{label}={value[:SHOWN_VALUE_CHARS]!r}"] += 1
-        for name in _fields_holding_models(type(parsed)):
-            value = getattr(parsed, name)
+                shown = value[:SHOWN_VALUE_CHARS]
+                drift[f"{type(parsed).__name__}.{label}={shown!r}"] += 1
+        for name in holding:
+            value = fields[name]
             if value is not None:
                 count_unknown_fields(drift, value)
     elif isinstance(parsed, list | tuple):
@@ -172,22 +175,19 @@ def count_unknown_fields(drift: Counter[str], parsed: object) -> None:
 
 
 @cache
-def _fields_holding_models(model: type[BaseModel]) -> tuple[str, ...]:
-    """The fields of `model` that can hold models: the only ones worth walking into."""
-    return tuple(
-        name for name, info in model.model_fields.items() if _holds_models(info.annotation)
-    )
-
-
-@cache
-def _documented_fields(model: type[BaseModel]) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
-    """The enumerated fields of `model`: name, name on the wire, and documented values."""
-    return tuple(
-        (name, info.alias or name, marker.values)
-        for name, info in model.model_fields.items()
+def _walk_plan(
+    model: type[BaseModel],
+) -> tuple[tuple[tuple[str, str, frozenset[str]], ...], tuple[str, ...]]:
+    """What of `model` can hold drift: its enumerated fields (name, name on the wire,
+    documented values), and the fields that can hold models, the only ones worth walking."""
+    fields = model.model_fields.items()
+    documented = tuple(
+        (name, info.alias or name, frozenset(marker.values))
+        for name, info in fields
         for marker in info.metadata
         if isinstance(marker, Documented)
     )
+    return documented, tuple(name for name, info in fields if _holds_models(info.annotation))
 
 
 def _holds_models(annotation: Any) -> bool:
