@@ -18,6 +18,7 @@ import dagster as dg
 import pytest
 
 from waap_sessions.assets import RequestsConfig
+from waap_sessions.gcore import GcoreWaapClient
 from waap_sessions.simulator import Faults, Simulator, SimulatorConfig
 from waap_sessions.warehouse import PARTITION_LOADS
 from waap_sessions_tests.conftest import (
@@ -297,3 +298,15 @@ def test_an_unknown_value_loads_is_reported_and_warned_of(
     assert not warning.passed
     assert warning.severity == dg.AssetCheckSeverity.WARN
     assert '"quarantined"' in str(warning.metadata["examples"].value).replace("'", '"')
+
+
+def test_a_new_domain_status_still_lists_the_domain(
+    simulator: Simulator, gcore: GcoreWaapClient
+) -> None:
+    """The domain sensor's listing follows the same policy: a new status is drift."""
+    simulator.faults = Faults(path_prefix="/waap/v1/domains", replaced_values={"status": "paused"})
+
+    domains = list(gcore.iter_domains())
+
+    assert {domain.status for domain in domains} == {"paused"}
+    assert gcore.schema_drift == {"Domain.status='paused'": len(domains)}
