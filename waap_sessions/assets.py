@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from waap_sessions.accesswatch import Session
     from waap_sessions.appgate import ActiveSessionsDashboard
     from waap_sessions.gcore import GcoreWaapClient, TopSession
+    from waap_sessions.http_core import VendorClient
 
 # How many partitions a range run lists, one by one, in its metadata.
 LISTED_PARTITIONS = 100
@@ -175,6 +176,15 @@ def traffic_metadata(client: "GcoreWaapClient") -> dict[str, Any]:
     return {f"waap/http_{name}": value for name, value in client.http.stats.snapshot().items()}
 
 
+def drift_metadata(context: dg.AssetExecutionContext, client: "VendorClient") -> dict[str, Any]:
+    """`waap/schema_drift`: the undocumented fields and values in the run's answers (see
+    `waap_sessions.models`), each with its count; logged as a warning when there are any."""
+    drift = dict(sorted(client.schema_drift.items()))
+    if drift:
+        context.log.warning(f"Schema drift in the API's answers (loaded): {drift}")
+    return {"waap/schema_drift": dg.MetadataValue.json(drift)}
+
+
 class RequestsConfig(dg.Config):
     """Whether to read again past partitions the API says have not changed."""
 
@@ -220,7 +230,7 @@ def build_gcore_requests(spec: dg.AssetSpec, options: AssetOptions) -> dg.Assets
                 record_missing_domain_names(context, client, connection, loads)
                 metadata = partition_metadata(GCORE_REQUESTS, loads, connection)
                 traffic = traffic_metadata(client)
-                drift = dict(client.schema_drift)
+                drift = drift_metadata(context, client)
         if len(loads) == 1:
             (load,) = loads
             metadata["waap/api_reported_count"] = load.api_reported_count
@@ -232,9 +242,7 @@ def build_gcore_requests(spec: dg.AssetSpec, options: AssetOptions) -> dg.Assets
                 metadata["waap/pages"] = load.pages
                 metadata["waap/query_windows"] = load.windows
                 metadata["waap/duplicates_skipped"] = load.duplicates_skipped
-        return dg.MaterializeResult(
-            metadata={**metadata, **traffic, "waap/schema_drift": dg.MetadataValue.json(drift)}
-        )
+        return dg.MaterializeResult(metadata={**metadata, **traffic, **drift})
 
     return load_requests
 
@@ -355,8 +363,9 @@ def build_gcore_ip_top_sessions(spec: dg.AssetSpec, options: AssetOptions) -> dg
                 for key in context.partition_keys
             ]
             traffic = traffic_metadata(client)
+            drift = drift_metadata(context, client)
             metadata = partition_metadata(GCORE_IP_TOP_SESSIONS, loads, connection)
-        return dg.MaterializeResult(metadata={**metadata, **traffic})
+        return dg.MaterializeResult(metadata={**metadata, **traffic, **drift})
 
     return load_ip_top_sessions
 
@@ -474,6 +483,7 @@ def build_accesswatch_sessions(spec: dg.AssetSpec, options: AssetOptions) -> dg.
                 "waap/rows_written": len(sessions),
                 "waap/snapshot_at": snapshot_at.isoformat(),
                 **{f"waap/reputation_{status}": n for status, n in sorted(statuses.items())},
+                **drift_metadata(context, client),
             }
         )
 
@@ -531,7 +541,9 @@ def build_appgate_active_sessions(spec: dg.AssetSpec, options: AssetOptions) -> 
         total = append_snapshot(
             warehouse, APPGATE_ACTIVE_SESSIONS, dashboard_columns(dashboard, snapshot_at)
         )
-        context.log.info(f"Appgate snapshot appended: {dashboard.total_count:,} active sessions")
+        # Every dashboard field is optional: a missing total loads as NULL.
+        count = "?" if dashboard.total_count is None else f"{dashboard.total_count:,}"
+        context.log.info(f"Appgate snapshot appended: {count} active sessions")
         return dg.MaterializeResult(
             metadata={
                 **table_metadata(APPGATE_ACTIVE_SESSIONS, row_count=total),
@@ -540,6 +552,7 @@ def build_appgate_active_sessions(spec: dg.AssetSpec, options: AssetOptions) -> 
                 "waap/locations": len(dashboard.geo_ip_data),
                 "waap/client_versions": len(dashboard.versions),
                 "waap/snapshot_at": snapshot_at.isoformat(),
+                **drift_metadata(context, client),
             }
         )
 

@@ -35,7 +35,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from itertools import groupby
 from typing import TYPE_CHECKING, Any
@@ -43,6 +43,14 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 
 from waap_sessions.assets import LISTED_PARTITIONS
+from waap_sessions.enumerations import (
+    ACCESSWATCH_IDENTITY_TYPES,
+    ACCESSWATCH_REPUTATION_STATUSES,
+    APPGATE_SUPPORT_STATUSES,
+    GCORE_DECISIONS,
+    GCORE_OPTIONAL_ACTIONS,
+    GCORE_RESULTS,
+)
 from waap_sessions.lake import LAKE
 from waap_sessions.partitions import parse_partition_key
 from waap_sessions.resources import WarehouseResource
@@ -227,6 +235,21 @@ def value_rule(table: Table, name: str, predicate: str, description: str) -> Rul
     return Rule(table, name, f"{description} (`{predicate}`)", sql)
 
 
+def known_values_rule(table: Table, name: str, predicate: str, description: str) -> Rule:
+    """A warning that a value is outside its documented enumeration.
+
+    Such a value loads, counted as schema drift by the models (a vendor's new value should
+    cost a warning, not the load); this check shows where it landed.
+    """
+    rule = value_rule(table, name, predicate, description)
+    return replace(rule, severity=dg.AssetCheckSeverity.WARN)
+
+
+def one_of(column: str, values: Iterable[str]) -> str:
+    """`column IN ('a', 'b')`: the predicate of a documented enumeration."""
+    return f"{column} IN ({', '.join(literal(value) for value in values)})"
+
+
 HEX_32 = "regexp_full_match(session_id, '[0-9a-f]{32}')"
 
 VALUE_RULES: tuple[Rule, ...] = (
@@ -236,22 +259,22 @@ VALUE_RULES: tuple[Rule, ...] = (
         "status_code BETWEEN 100 AND 599",
         "HTTP status codes are 100 to 599.",
     ),
-    value_rule(
+    known_values_rule(
         GCORE_REQUESTS,
         "decision_is_known",
-        "decision IN ('passed', 'allowed', 'monitored', 'blocked', '')",
+        one_of("decision", GCORE_DECISIONS),
         "The WAAP decision is one Gcore documents.",
     ),
-    value_rule(
+    known_values_rule(
         GCORE_REQUESTS,
         "optional_action_is_known",
-        "optional_action IN ('captcha', 'challenge', '')",
+        one_of("optional_action", GCORE_OPTIONAL_ACTIONS),
         "The optional action is one Gcore documents.",
     ),
-    value_rule(
+    known_values_rule(
         GCORE_REQUESTS,
         "result_is_known",
-        "result IN ('passed', 'blocked', 'suppressed', '')",
+        one_of("result", GCORE_RESULTS),
         "The result is one Gcore documents.",
     ),
     value_rule(
@@ -278,17 +301,24 @@ VALUE_RULES: tuple[Rule, ...] = (
         "blocked <= requests",
         "A session cannot have more blocked requests than requests.",
     ),
-    value_rule(
+    known_values_rule(
         ACCESSWATCH_SESSIONS,
         "reputation_status_is_known",
-        "reputation_status IN ('nice', 'ok', 'suspicious', 'bad')",
+        one_of("reputation_status", ACCESSWATCH_REPUTATION_STATUSES),
         "The reputation status is one Access Watch documents.",
     ),
-    value_rule(
+    known_values_rule(
         ACCESSWATCH_SESSIONS,
         "identity_type_is_known",
-        "identity_type IN ('robot', 'browser') OR identity_type IS NULL",
+        f"{one_of('identity_type', ACCESSWATCH_IDENTITY_TYPES)} OR identity_type IS NULL",
         "The identity type is robot, browser or unknown.",
+    ),
+    known_values_rule(
+        APPGATE_ACTIVE_SESSIONS,
+        "support_status_is_known",
+        "len(list_filter(by_version, lambda version: "
+        f"NOT {one_of('version.support_status', APPGATE_SUPPORT_STATUSES)})) = 0",
+        "Each client version's support status is full, partial, none or unknown.",
     ),
     value_rule(
         TOP_SESSIONS,

@@ -1,8 +1,13 @@
 """Pydantic plumbing shared by the vendor clients.
 
 Two jobs: turn pydantic's validation errors into `InvalidParameterError`s that name the
-field and the broken limit (without echoing a secret), and give response models a base
-that keeps undocumented fields aside, so schema drift is counted instead of lost.
+field and the broken limit (without echoing a secret), and hold the schema-drift policy
+every response model follows:
+- an undocumented field loads, kept aside in `model_extra`, and is counted as drift;
+- a value outside a documented enumeration (a field typed `Annotated[str, Documented(...)]`)
+  loads as it came and is counted as drift;
+- a required field missing, or a field of another JSON type (strict: `"200"` is no
+  integer), fails the answer with a `ResponseFormatError` naming each field.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from typing import Any, TypeVar, get_args
 
@@ -23,6 +29,21 @@ _URL_CREDENTIALS = re.compile(r"//[^/@\s'\"]*@")
 # A libpq-style `password=...` (a catalog connection string) is a credential too.
 _PASSWORD_PARAMETER = re.compile(r"(password\s*=\s*)[^\s'\"]+", re.IGNORECASE)
 ParsedT = TypeVar("ParsedT")
+
+
+# How much of an unknown enumerated value its drift entry shows.
+SHOWN_VALUE_CHARS = 40
+
+
+@dataclass(frozen=True)
+class Documented:
+    """Marks a str field whose values the vendor enumerates: `Annotated[str, Documented(...)]`.
+
+    Any string loads; one outside `values` is counted as drift, `Model.field='value'`, so
+    a vendor's new value costs a warning instead of the load. (A `Literal` would fail it.)
+    """
+
+    values: tuple[str, ...]
 
 
 class VendorModel(BaseModel):
@@ -71,14 +92,14 @@ def parse_response(
     path: str,
     drift: Counter[str],
 ) -> ParsedT:
-    """Parse an answer body and count its undocumented fields.
+    """Parse an answer body strictly and count its drift.
 
     A body that is not JSON at all (cut short on the way, or empty) raises
     ApiTransportError: the answer did not arrive whole, and another try may bring it. A
     body that parses but breaks the schema raises ResponseFormatError.
     """
     try:
-        parsed = adapter.validate_json(content)
+        parsed = adapter.validate_json(content, strict=True)
     except ValidationError as exc:
         unreadable = [error for error in exc.errors() if error["type"] == "json_invalid"]
         if unreadable and not unreadable[0]["loc"]:
@@ -86,13 +107,32 @@ def parse_response(
             raise ApiTransportError(
                 vendor=vendor, method=method, path=path, reason=reason
             ) from None
-        problems = [
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
-            for error in exc.errors()
-        ]
+        problems = schema_problems(exc)
         raise ResponseFormatError(vendor=vendor, path=path, problems=problems) from None
     count_unknown_fields(drift, parsed)
     return parsed
+
+
+def schema_problems(error: ValidationError) -> list[str]:
+    """Each broken field once, its records' indices folded, with the JSON type it came as:
+    `results[].status_code: Input should be a valid integer (got str; 100 records)`.
+
+    Never the value itself: an answer may carry a token.
+    """
+    found: Counter[tuple[str, str, str]] = Counter()
+    for problem in error.errors():
+        where = "".join(
+            "[]" if isinstance(part, int) else f".{part}" for part in problem["loc"]
+        ).lstrip(".")
+        got = "" if problem["type"] == "missing" else f"got {type(problem['input']).__name__}"
+        found[where or "(answer)", problem["msg"], got] += 1
+    problems = []
+    for (where, message, got), records in found.items():
+        notes = [got] if got else []
+        if records > 1:
+            notes.append(f"{records} records")
+        problems.append(f"{where}: {message}" + (f" ({'; '.join(notes)})" if notes else ""))
+    return problems
 
 
 def _describe(model: type[BaseModel], error: Mapping[str, Any]) -> tuple[str, str]:
@@ -114,24 +154,33 @@ def _is_secret(model: type[BaseModel], field: str) -> bool:
 
 
 def unknown_fields(model: BaseModel) -> Counter[str]:
-    """Name every undocumented field in `model` and the models nested in it, as `Type.field`."""
+    """The drift in `model` and the models nested in it: undocumented fields as
+    `Type.field`, values outside their enumeration as `Type.field='value'`."""
     found: Counter[str] = Counter()
     count_unknown_fields(found, model)
     return found
 
 
 def count_unknown_fields(drift: Counter[str], parsed: object) -> None:
-    """Add the undocumented fields of a parsed answer (a model or a list) to a drift counter.
+    """Add the drift of a parsed answer (a model or a list) to a drift counter: its
+    undocumented fields, and its enumerated fields' undocumented values.
 
-    It visits every row of every page, so it walks only what can hold an unknown field: a
-    model's extras, and its fields that can hold models and hold something.
+    It visits every row of every page, so it walks only what can hold drift: a model's
+    extras, its enumerated fields, and its fields that can hold models and hold something.
     """
     if isinstance(parsed, BaseModel):
+        documented, holding = _walk_plan(type(parsed))
         if parsed.__pydantic_extra__:
             kind = type(parsed).__name__
             drift.update(f"{kind}.{name}" for name in parsed.__pydantic_extra__)
-        for name in _fields_holding_models(type(parsed)):
-            value = getattr(parsed, name)
+        fields = parsed.__dict__
+        for name, label, values in documented:
+            value = fields[name]
+            if value is not None and value not in values:
+                shown = value[:SHOWN_VALUE_CHARS]
+                drift[f"{type(parsed).__name__}.{label}={shown!r}"] += 1
+        for name in holding:
+            value = fields[name]
             if value is not None:
                 count_unknown_fields(drift, value)
     elif isinstance(parsed, list | tuple):
@@ -143,11 +192,19 @@ def count_unknown_fields(drift: Counter[str], parsed: object) -> None:
 
 
 @cache
-def _fields_holding_models(model: type[BaseModel]) -> tuple[str, ...]:
-    """The fields of `model` that can hold models: the only ones worth walking into."""
-    return tuple(
-        name for name, info in model.model_fields.items() if _holds_models(info.annotation)
+def _walk_plan(
+    model: type[BaseModel],
+) -> tuple[tuple[tuple[str, str, frozenset[str]], ...], tuple[str, ...]]:
+    """What of `model` can hold drift: its enumerated fields (name, name on the wire,
+    documented values), and the fields that can hold models, the only ones worth walking."""
+    fields = model.model_fields.items()
+    documented = tuple(
+        (name, info.alias or name, frozenset(marker.values))
+        for name, info in fields
+        for marker in info.metadata
+        if isinstance(marker, Documented)
     )
+    return documented, tuple(name for name, info in fields if _holds_models(info.annotation))
 
 
 def _holds_models(annotation: Any) -> bool:

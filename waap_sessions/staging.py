@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
-from typing import IO, get_args
+from typing import IO
 
 from pydantic import TypeAdapter
 from pydantic.fields import FieldInfo
@@ -92,7 +92,7 @@ def staged_requests(directory: str | None = None) -> Iterator[StagedRequests]:
 
 
 # The DuckDB type each API field is read as: the rest of the conversion is the table's.
-_FIELD_TYPES = {int: "BIGINT", str: "VARCHAR"}
+_FIELD_TYPES: dict[object, str] = {int: "BIGINT", str: "VARCHAR"}
 
 
 def request_rows_sql(path: Path, day: date, loaded_at: datetime) -> str:
@@ -135,11 +135,5 @@ def _read_options() -> str:
 
 
 def _duckdb_type(info: FieldInfo) -> str:
-    """BIGINT or VARCHAR for plain fields (Literals of strings too); nested ones stay JSON."""
-    annotation = info.annotation
-    if annotation in _FIELD_TYPES:
-        return _FIELD_TYPES[annotation]
-    arguments = get_args(annotation)
-    if arguments and all(isinstance(value, str) for value in arguments):
-        return "VARCHAR"  # a Literal of strings
-    return "JSON"
+    """BIGINT or VARCHAR for plain fields (enumerated ones are strings); nested ones stay JSON."""
+    return _FIELD_TYPES.get(info.annotation, "JSON")

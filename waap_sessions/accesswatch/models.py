@@ -1,22 +1,27 @@
 """Access Watch response models, after the seed page and the vendor's reference.
 
 The seed's table marks `updated` required, but its own example omits it, so it is
-optional here; the nested objects carry only what the reference documents.
+optional here; the nested objects carry only what the reference documents. A new
+identity type or reputation status loads and is counted as drift (`waap_sessions.models`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated
 
 from pydantic import Field
 
-from waap_sessions.models import VendorModel
+from waap_sessions.enumerations import (
+    ACCESSWATCH_IDENTITY_TYPES,
+    ACCESSWATCH_REPUTATION_STATUSES,
+)
+from waap_sessions.models import Documented, VendorModel
 
 
 class Identity(VendorModel):
     id: str
-    type: Literal["robot", "browser"] | None = None
+    type: Annotated[str | None, Documented(ACCESSWATCH_IDENTITY_TYPES)] = None
     name: str | None = None
     label: str | None = None
     description: str | None = None
@@ -67,7 +72,7 @@ class Speed(VendorModel):
 
 
 class Reputation(VendorModel):
-    status: Literal["nice", "ok", "suspicious", "bad"]
+    status: Annotated[str, Documented(ACCESSWATCH_REPUTATION_STATUSES)]
     threats: list[str] = Field(default_factory=list)
 
 

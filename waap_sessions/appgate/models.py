@@ -1,18 +1,20 @@
 """Appgate SDP Admin API models: the active-sessions dashboard and the login answer.
 
 The vendor marks the dashboard internal and subject to change, and every field of it is
-optional: the models accept absence and keep unknown fields aside as drift.
+optional: the models accept absence, keep unknown fields aside and load a support status
+beyond the three documented, both counted as drift. A field of another type fails.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, SecretStr
 from pydantic.alias_generators import to_camel
 
-from waap_sessions.models import VendorModel
+from waap_sessions.enumerations import APPGATE_SUPPORT_STATUSES
+from waap_sessions.models import Documented, VendorModel
 
 
 class AppgateModel(VendorModel):
@@ -31,9 +33,9 @@ class GeoIpData(AppgateModel):
 
 
 class VersionSessions(AppgateModel):
-    """Sessions of one client version; `support_status` seen as full, partial or none."""
+    """Sessions of one client version; `support_status` documented as full, partial or none."""
 
-    support_status: str | None = None
+    support_status: Annotated[str | None, Documented(APPGATE_SUPPORT_STATUSES)] = None
     session_count: int | None = None
 
 

@@ -1,18 +1,25 @@
 """Gcore WAAP response models, faithful to Gcore's published OpenAPI schema.
 
-Undocumented fields are kept in `model_extra` (see `waap_sessions.models`) and counted by
-the client, so a schema change shows up as drift instead of a failed load.
+Undocumented fields are kept in `model_extra`, and undocumented values of enumerated
+fields load as they came; the client counts both as drift (see `waap_sessions.models`).
+A missing required field or a field of another type fails the answer.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any
 
 from pydantic import Field
 
-from waap_sessions.models import VendorModel
+from waap_sessions.enumerations import (
+    GCORE_DECISIONS,
+    GCORE_DOMAIN_STATUSES,
+    GCORE_OPTIONAL_ACTIONS,
+    GCORE_RESULTS,
+)
+from waap_sessions.models import Documented, VendorModel
 
 
 def normalise_session_id(value: str) -> str:
@@ -50,10 +57,10 @@ class RequestSummary(VendorModel):
     request_time: int = Field(description="UNIX time in milliseconds.")
     reference_id: str
     status_code: int
-    result: Literal["passed", "blocked", "suppressed", ""]
+    result: Annotated[str, Documented(GCORE_RESULTS)]
     traffic_types: str
-    decision: Literal["passed", "allowed", "monitored", "blocked", ""]
-    optional_action: Literal["captcha", "challenge", ""]
+    decision: Annotated[str, Documented(GCORE_DECISIONS)]
+    optional_action: Annotated[str, Documented(GCORE_OPTIONAL_ACTIONS)]
     session_id: str = ""
     scheme: str = ""
     http_version: str = ""
@@ -94,7 +101,7 @@ class Domain(VendorModel):
 
     id: int
     name: str
-    status: Literal["active", "bypass", "monitor", "locked"]
+    status: Annotated[str, Documented(GCORE_DOMAIN_STATUSES)]
     custom_page_set: int | None = None
     created_at: datetime
     aliases: list[str] = Field(default_factory=list)

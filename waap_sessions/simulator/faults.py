@@ -91,6 +91,16 @@ class Faults(BaseModel):
         default_factory=dict,
         description="Schema drift: added to every record (object in an array) of an answer.",
     )
+    # More schema drift, for the drift policy's tests. A field is named by its key, or by
+    # the keys leading to it (`reputation.status`); it matches in any object of an answer.
+    missing_fields: list[str] = Field(
+        default_factory=list, description="Schema drift: removed wherever they occur."
+    )
+    replaced_values: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Schema drift: each field's value, wherever it occurs, replaced by this "
+        "one (a new enumeration value, or a value of another type).",
+    )
 
 
 class TruncatedResponse(Exception):
@@ -192,8 +202,8 @@ class FaultInjector:
         succeeded = 200 <= start["status"] < 300
         if succeeded and faults.fail_after is not None:
             faults.fail_after -= 1
-        if succeeded and faults.extra_fields:
-            start, bodies = _with_extra_fields(start, bodies, faults.extra_fields)
+        if succeeded and (faults.extra_fields or faults.missing_fields or faults.replaced_values):
+            start, bodies = _drifted(start, bodies, faults)
         if succeeded and faults.truncate_rate and self._rng.random() < faults.truncate_rate:
             body = b"".join(message.get("body", b"") for message in bodies)
             await send(start)
@@ -251,22 +261,36 @@ def _with_body(start: Message, body: bytes) -> tuple[Message, list[Message]]:
     return {**start, "headers": headers}, [{"type": "http.response.body", "body": body}]
 
 
-def _with_extra_fields(
-    start: Message, bodies: list[Message], extra: dict[str, Any]
+def _drifted(
+    start: Message, bodies: list[Message], faults: Faults
 ) -> tuple[Message, list[Message]]:
-    """The answer with `extra` added to each record, as a newer API version would send it.
+    """The answer as a changed API would send it: `extra_fields` added to each record,
+    `missing_fields` taken out and `replaced_values` put in wherever their fields occur.
 
     Records are the objects inside arrays; other objects may be maps (Appgate's `versions`),
     where a new key is not a new field.
     """
     document = json.loads(b"".join(message.get("body", b"") for message in bodies))
+    kept = object()  # no replacement for this field
 
-    def widen(value: Any, is_record: bool = False) -> Any:
+    def named(trail: tuple[str, ...], name: str) -> bool:
+        parts = tuple(name.split("."))
+        return trail[-len(parts) :] == parts
+
+    def reshape(value: Any, trail: tuple[str, ...] = (), is_record: bool = False) -> Any:
         if isinstance(value, dict):
-            widened = {key: widen(item) for key, item in value.items()}
-            return {**widened, **extra} if is_record else widened
+            reshaped = {}
+            for key, item in value.items():
+                at = (*trail, key)
+                if any(named(at, name) for name in faults.missing_fields):
+                    continue
+                replaced = next(
+                    (new for name, new in faults.replaced_values.items() if named(at, name)), kept
+                )
+                reshaped[key] = reshape(item, at) if replaced is kept else replaced
+            return {**reshaped, **faults.extra_fields} if is_record else reshaped
         if isinstance(value, list):
-            return [widen(item, is_record=True) for item in value]
+            return [reshape(item, trail, is_record=True) for item in value]
         return value
 
-    return _with_body(start, json.dumps(widen(document)).encode())
+    return _with_body(start, json.dumps(reshape(document)).encode())
