@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 from pydantic import Field
 
-from waap_sessions.errors import WaapSessionsError
+from waap_sessions.errors import LoadRefusedError, WaapSessionsError
 from waap_sessions.partitions import parse_partition_key
 from waap_sessions.resources import (
     AccessWatchResource,
@@ -59,10 +59,13 @@ if TYPE_CHECKING:
 
     from waap_sessions.accesswatch import Session
     from waap_sessions.appgate import ActiveSessionsDashboard
-    from waap_sessions.gcore import GcoreWaapClient, TopSession
+    from waap_sessions.gcore import GcoreWaapClient, RequestStream, TopSession
 
 # How many partitions a range run lists, one by one, in its metadata.
 LISTED_PARTITIONS = 100
+# A load keeping less than this share of the rows the API reported does not replace a
+# partition that holds rows: a quiet day still has its rows counted, a cut listing not.
+LEAST_SHARE_KEPT = 0.5
 # How many partitions of a range run load at once (their pages share the client's cap
 # on requests in flight, and its rate limit).
 PARTITIONS_AT_ONCE = 4
@@ -283,20 +286,19 @@ class RequestsLoader:
         day, domain_id = parse_partition_key(key)
         loaded_at = datetime.now(UTC)
         start, end = day_window(day, loaded_at)
-        if end is not None and not self.reload_unchanged:
-            with self._commits:
-                stored = last_load(self.connection, GCORE_REQUESTS, day, domain_id)
-            if stored is not None and is_whole(stored, end):
-                count = self.client.count_requests(start, end, domains=[domain_id])
-                if count == stored.row_count:
-                    return PartitionLoad(
-                        partition=key,
-                        rows=stored.row_count,
-                        seconds=round(time.monotonic() - started, 3),
-                        requests=1,
-                        api_reported_count=count,
-                        unchanged=True,
-                    )
+        with self._commits:
+            stored = last_load(self.connection, GCORE_REQUESTS, day, domain_id)
+        if end is not None and not self.reload_unchanged and stored and is_whole(stored, end):
+            count = self.client.count_requests(start, end, domains=[domain_id])
+            if count == stored.row_count:
+                return PartitionLoad(
+                    partition=key,
+                    rows=stored.row_count,
+                    seconds=round(time.monotonic() - started, 3),
+                    requests=1,
+                    api_reported_count=count,
+                    unchanged=True,
+                )
         from waap_sessions.staging import staged_requests
 
         stream = self.client.iter_requests(start, end, domains=[domain_id])
@@ -305,13 +307,17 @@ class RequestsLoader:
             for rows in stream.iter_pages():
                 staged.add(rows)
                 blocked += sum(row.decision == "blocked" for row in rows)
+            refuse_implausible(key, stream, stored.row_count if stored else 0)
+            # The count of exactly the window read, [start, pinned end): what the API
+            # counted as the read ended, less the rows it counted outside the window.
+            counted = window_count(stream)
             with self._commits:
                 replace_partition(
                     self.connection,
                     GCORE_REQUESTS,
                     {"day": day, "domain_id": domain_id},
                     staged.as_rows(day, loaded_at),
-                    api_reported_count=stream.reported_count,
+                    api_reported_count=counted,
                 )
         return PartitionLoad(
             partition=key,
@@ -320,9 +326,41 @@ class RequestsLoader:
             requests=stream.pages,
             pages=stream.pages,
             windows=stream.windows,
-            api_reported_count=stream.reported_count,
+            api_reported_count=counted,
             blocked=blocked,
             duplicates_skipped=stream.duplicates,
+        )
+
+
+def window_count(stream: "RequestStream") -> int | None:
+    """The API's count of the rows inside the window read: its count as the read ended
+    (arrivals while paging included), less the rows it returned outside the window (a
+    server that takes `end` as inclusive counts the next day's first request)."""
+    if stream.reported_count is None:
+        return None
+    return stream.reported_count - stream.out_of_window
+
+
+def refuse_implausible(key: str, stream: "RequestStream", stored_rows: int) -> None:
+    """Fail before writing when what was read cannot be the partition.
+
+    Rows that all fall outside the window asked for mean the API's `request_time` changed
+    meaning (seconds for milliseconds, say); far fewer rows than the API reported (less
+    than LEAST_SHARE_KEPT) mean a cut listing. Either would replace a day that holds rows
+    with nothing, and its top sessions with it, while the run succeeded.
+    """
+    if stream.rows == 0 and stream.out_of_window:
+        raise LoadRefusedError(
+            f"{key}: every one of the {stream.out_of_window:,} rows Gcore returned has a "
+            "request_time outside the day asked for (a unit other than milliseconds?); "
+            "nothing was written, the partition is as it was"
+        )
+    reported = stream.reported_count
+    if stored_rows and reported and stream.rows < reported * LEAST_SHARE_KEPT:
+        raise LoadRefusedError(
+            f"{key}: {stream.rows:,} rows read where Gcore reported {reported:,} "
+            f"({stream.out_of_window:,} outside the day); nothing was written, the "
+            f"{stored_rows:,} rows stored are kept"
         )
 
 
