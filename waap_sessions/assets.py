@@ -13,14 +13,13 @@ partition range (a backfill) loads up to PARTITIONS_AT_ONCE partitions of
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-from pydantic import Field
 
 from waap_sessions.errors import LoadRefusedError, WaapSessionsError
 from waap_sessions.partitions import parse_partition_key
@@ -29,6 +28,13 @@ from waap_sessions.resources import (
     AppgateSdpResource,
     GcoreWaapResource,
     WarehouseResource,
+)
+from waap_sessions.run_config import (
+    RequestsConfig,
+    SnapshotConfig,
+    TopSessionsConfig,
+    check_run_config,
+    run_settings,
 )
 from waap_sessions.sql import literal
 from waap_sessions.summaries import refresh_active_sessions, refresh_top_sessions
@@ -77,6 +83,9 @@ class AssetOptions:
 
     backfill_policy: dg.BackfillPolicy | None
     pool: str | None
+    # The config class of every op of the definitions that takes one, by op name: each
+    # API asset's step checks the whole run's config against them before it starts.
+    run_configs: Mapping[str, type[dg.Config]] = field(default_factory=dict)
 
 
 AssetBuilder = Callable[[dg.AssetSpec, AssetOptions], dg.AssetsDefinition]
@@ -178,25 +187,12 @@ def traffic_metadata(client: "GcoreWaapClient") -> dict[str, Any]:
     return {f"waap/http_{name}": value for name, value in client.http.stats.snapshot().items()}
 
 
-class RequestsConfig(dg.Config):
-    """Whether to read again past partitions the API says have not changed."""
-
-    reload_unchanged: bool = Field(
-        default=False,
-        description=(
-            "Reload a past day even when the API's count of its requests still matches the "
-            "rows stored (normally one request proves it unchanged and it is kept)."
-        ),
-    )
-
-
 def build_gcore_requests(spec: dg.AssetSpec, options: AssetOptions) -> dg.AssetsDefinition:
     """gcore_requests: every request of a domain on a UTC day, each partition replaced."""
 
-    @table_asset(spec, options)
+    @table_asset(spec, options, config_schema=RequestsConfig.to_fields_dict())
     def load_requests(
         context: dg.AssetExecutionContext,
-        config: RequestsConfig,
         gcore: GcoreWaapResource,
         warehouse: WarehouseResource,
     ) -> dg.MaterializeResult[Any]:
@@ -205,6 +201,7 @@ def build_gcore_requests(spec: dg.AssetSpec, options: AssetOptions) -> dg.Assets
         A range's partitions load several at once through one client (one connection
         pool, one rate limit); their commits take turns on one connection.
         """
+        config = run_settings(context, options.run_configs, RequestsConfig)
         with ThreadPoolExecutor(max_workers=1) as opener:
             # The lake's engine opens while the HTTP stack is imported: 0.3 s less a run.
             engine = opener.submit(warehouse.open_engine)
@@ -370,23 +367,17 @@ def is_whole(stored: PartitionLoadRecord, day_end: datetime) -> bool:
     return stored.loaded_at >= day_end and stored.api_reported_count == stored.row_count
 
 
-class TopSessionsConfig(dg.Config):
-    """How many of a partition's busiest IPs to look up in IP Spotlight."""
-
-    top_ips: int = Field(default=10, ge=1, le=1000)
-
-
 def build_gcore_ip_top_sessions(spec: dg.AssetSpec, options: AssetOptions) -> dg.AssetsDefinition:
     """gcore_ip_top_sessions: IP Spotlight for each partition's busiest IPs."""
 
-    @table_asset(spec, options)
+    @table_asset(spec, options, config_schema=TopSessionsConfig.to_fields_dict())
     def load_ip_top_sessions(
         context: dg.AssetExecutionContext,
-        config: TopSessionsConfig,
         gcore: GcoreWaapResource,
         warehouse: WarehouseResource,
     ) -> dg.MaterializeResult[Any]:
         """IP Spotlight for the partition's busiest IPs, replacing that partition."""
+        config = run_settings(context, options.run_configs, TopSessionsConfig)
         with gcore.get_client() as client, warehouse.get_connection() as connection:
             loads = [
                 load_ip_top_sessions_partition(context, client, connection, key, config.top_ips)
@@ -481,23 +472,18 @@ def append_snapshot(
         return table_rows(connection, table)
 
 
-class SnapshotConfig(dg.Config):
-    """How many Access Watch sessions one snapshot asks for."""
-
-    limit: int = Field(default=1000, ge=1)
-
-
 def build_accesswatch_sessions(spec: dg.AssetSpec, options: AssetOptions) -> dg.AssetsDefinition:
     """accesswatch_sessions: one snapshot of the current sessions per run, appended."""
 
-    @table_asset(spec, options)
+    @table_asset(spec, options, config_schema=SnapshotConfig.to_fields_dict())
     def snapshot_accesswatch_sessions(
         context: dg.AssetExecutionContext,
-        config: SnapshotConfig,
         accesswatch: AccessWatchResource,
         warehouse: WarehouseResource,
     ) -> dg.MaterializeResult[Any]:
         """Appends one snapshot of the current Access Watch sessions."""
+        config = run_settings(context, options.run_configs, SnapshotConfig)
+        warehouse.open_engine()  # a lake that cannot open fails before the API is asked
         snapshot_at = datetime.now(UTC)
         with accesswatch.get_client() as client:
             sessions = client.get_sessions(limit=config.limit)
@@ -563,6 +549,8 @@ def build_appgate_active_sessions(spec: dg.AssetSpec, options: AssetOptions) -> 
         context: dg.AssetExecutionContext, appgate: AppgateSdpResource, warehouse: WarehouseResource
     ) -> dg.MaterializeResult[Any]:
         """Appends one snapshot of the Appgate SDP active-sessions dashboard."""
+        check_run_config(context.run_config, options.run_configs)
+        warehouse.open_engine()  # a lake that cannot open fails before the API is asked
         snapshot_at = datetime.now(UTC)
         with appgate.get_client() as client:
             dashboard = client.get_active_sessions_dashboard()
