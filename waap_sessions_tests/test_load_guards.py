@@ -214,3 +214,37 @@ def test_request_times_in_seconds_fail_the_load_before_it_writes(tmp_path: Path)
     assert key in error.message
     after = {t: query(tmp_path, f"SELECT * FROM {t} ORDER BY ALL") for t in tables}
     assert after == before
+
+
+def test_a_cut_listing_fails_the_check_and_may_not_replace_a_stored_partition(
+    tmp_path: Path,
+) -> None:
+    """A server whose pages stop at offset 1,000 while its count says 3,000: a first load
+    keeps the fragment and the completeness check fails it (rows really missing); a
+    reload of the whole partition that was loaded before is refused before writing."""
+    config = SimulatorConfig(seed=19, domains=1, days=2, requests_per_day=3000, now=NOW)
+    cut = config.model_copy(update={"gcore_listing_cut_at": 1000})
+    with dg.instance_for_test() as instance:
+        with Simulator(cut) as simulator:
+            domain_id = simulator.dataset.domains[0].id
+            key = f"{PAST_DAY}|{domain_id}"
+            fragment = load(simulator, tmp_path / "first", instance, key)
+            expected = past_day_ids(simulator, domain_id)
+        with Simulator(config) as simulator:
+            assert load(simulator, tmp_path / "whole", instance, key).success
+        before = query(tmp_path / "whole", "SELECT * FROM gcore_requests ORDER BY ALL")
+        with Simulator(cut) as simulator:
+            refused = load(simulator, tmp_path / "whole", instance, key, run_config=RELOAD)
+
+    assert len(stored_ids(tmp_path / "first", PAST_DAY, domain_id)) == 1000
+    evaluation = row_count_check(fragment)
+    assert not evaluation.passed
+    (example,) = evaluation.metadata["examples"].value
+    assert (example["api_reported_count"], example["rows_in_table"]) == (len(expected), 1000)
+
+    assert not refused.success
+    error = refused.get_step_failure_events()[0].event_specific_data.error.cause
+    assert error.cls_name == "LoadRefusedError"
+    assert f"1,000 rows read where Gcore reported {len(expected):,}" in error.message
+    assert "\n" not in error.message.strip()
+    assert query(tmp_path / "whole", "SELECT * FROM gcore_requests ORDER BY ALL") == before

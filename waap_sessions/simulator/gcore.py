@@ -199,7 +199,8 @@ class GcoreApi:
         end_ms = min(end_ms, self._dataset.latest_request_ms() + 1)
         rows = self._matching_rows(query, start_ms, end_ms, ordering)
         limit, offset = params["limit"], params["offset"]
-        page = rows[offset : offset + limit]
+        cut_at = self._config.gcore_listing_cut_at
+        page = rows[offset : offset + limit] if cut_at is None or offset < cut_at else []
         count = len(rows) if self._config.count_mode == "total" else len(page)
         if self._config.gcore_time_unit == "s":
             page = [_in_seconds(row) for row in page]
