@@ -13,22 +13,28 @@ partition range (a backfill) loads up to PARTITIONS_AT_ONCE partitions of
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-from pydantic import Field
 
-from waap_sessions.errors import WaapSessionsError
+from waap_sessions.errors import LoadRefusedError, WaapSessionsError
 from waap_sessions.partitions import parse_partition_key
 from waap_sessions.resources import (
     AccessWatchResource,
     AppgateSdpResource,
     GcoreWaapResource,
     WarehouseResource,
+)
+from waap_sessions.run_config import (
+    RequestsConfig,
+    SnapshotConfig,
+    TopSessionsConfig,
+    check_run_config,
+    run_settings,
 )
 from waap_sessions.sql import literal
 from waap_sessions.summaries import refresh_active_sessions, refresh_top_sessions
@@ -59,11 +65,14 @@ if TYPE_CHECKING:
 
     from waap_sessions.accesswatch import Session
     from waap_sessions.appgate import ActiveSessionsDashboard
-    from waap_sessions.gcore import GcoreWaapClient, TopSession
+    from waap_sessions.gcore import GcoreWaapClient, RequestStream, TopSession
     from waap_sessions.http_core import VendorClient
 
 # How many partitions a range run lists, one by one, in its metadata.
 LISTED_PARTITIONS = 100
+# A load keeping less than this share of the rows the API reported does not replace a
+# partition that holds rows: a quiet day still has its rows counted, a cut listing not.
+LEAST_SHARE_KEPT = 0.5
 # How many partitions of a range run load at once (their pages share the client's cap
 # on requests in flight, and its rate limit).
 PARTITIONS_AT_ONCE = 4
@@ -75,6 +84,9 @@ class AssetOptions:
 
     backfill_policy: dg.BackfillPolicy | None
     pool: str | None
+    # The config class of every op of the definitions that takes one, by op name: each
+    # API asset's step checks the whole run's config against them before it starts.
+    run_configs: Mapping[str, type[dg.Config]] = field(default_factory=dict)
 
 
 AssetBuilder = Callable[[dg.AssetSpec, AssetOptions], dg.AssetsDefinition]
@@ -185,25 +197,12 @@ def drift_metadata(context: dg.AssetExecutionContext, client: "VendorClient") ->
     return {"waap/schema_drift": dg.MetadataValue.json(drift)}
 
 
-class RequestsConfig(dg.Config):
-    """Whether to read again past partitions the API says have not changed."""
-
-    reload_unchanged: bool = Field(
-        default=False,
-        description=(
-            "Reload a past day even when the API's count of its requests still matches the "
-            "rows stored (normally one request proves it unchanged and it is kept)."
-        ),
-    )
-
-
 def build_gcore_requests(spec: dg.AssetSpec, options: AssetOptions) -> dg.AssetsDefinition:
     """gcore_requests: every request of a domain on a UTC day, each partition replaced."""
 
-    @table_asset(spec, options)
+    @table_asset(spec, options, config_schema=RequestsConfig.to_fields_dict())
     def load_requests(
         context: dg.AssetExecutionContext,
-        config: RequestsConfig,
         gcore: GcoreWaapResource,
         warehouse: WarehouseResource,
     ) -> dg.MaterializeResult[Any]:
@@ -212,6 +211,7 @@ def build_gcore_requests(spec: dg.AssetSpec, options: AssetOptions) -> dg.Assets
         A range's partitions load several at once through one client (one connection
         pool, one rate limit); their commits take turns on one connection.
         """
+        config = run_settings(context, options.run_configs, RequestsConfig)
         with ThreadPoolExecutor(max_workers=1) as opener:
             # The lake's engine opens while the HTTP stack is imported: 0.3 s less a run.
             engine = opener.submit(warehouse.open_engine)
@@ -291,20 +291,19 @@ class RequestsLoader:
         day, domain_id = parse_partition_key(key)
         loaded_at = datetime.now(UTC)
         start, end = day_window(day, loaded_at)
-        if end is not None and not self.reload_unchanged:
-            with self._commits:
-                stored = last_load(self.connection, GCORE_REQUESTS, day, domain_id)
-            if stored is not None and is_whole(stored, end):
-                count = self.client.count_requests(start, end, domains=[domain_id])
-                if count == stored.row_count:
-                    return PartitionLoad(
-                        partition=key,
-                        rows=stored.row_count,
-                        seconds=round(time.monotonic() - started, 3),
-                        requests=1,
-                        api_reported_count=count,
-                        unchanged=True,
-                    )
+        with self._commits:
+            stored = last_load(self.connection, GCORE_REQUESTS, day, domain_id)
+        if end is not None and not self.reload_unchanged and stored and is_whole(stored, end):
+            count = self.client.count_requests(start, end, domains=[domain_id])
+            if count == stored.row_count:
+                return PartitionLoad(
+                    partition=key,
+                    rows=stored.row_count,
+                    seconds=round(time.monotonic() - started, 3),
+                    requests=1,
+                    api_reported_count=count,
+                    unchanged=True,
+                )
         from waap_sessions.staging import staged_requests
 
         stream = self.client.iter_requests(start, end, domains=[domain_id])
@@ -313,13 +312,17 @@ class RequestsLoader:
             for rows in stream.iter_pages():
                 staged.add(rows)
                 blocked += sum(row.decision == "blocked" for row in rows)
+            refuse_implausible(key, stream, stored.row_count if stored else 0)
+            # The count of exactly the window read, [start, pinned end): what the API
+            # counted as the read ended, less the rows it counted outside the window.
+            counted = window_count(stream)
             with self._commits:
                 replace_partition(
                     self.connection,
                     GCORE_REQUESTS,
                     {"day": day, "domain_id": domain_id},
                     staged.as_rows(day, loaded_at),
-                    api_reported_count=stream.reported_count,
+                    api_reported_count=counted,
                 )
         return PartitionLoad(
             partition=key,
@@ -328,9 +331,41 @@ class RequestsLoader:
             requests=stream.pages,
             pages=stream.pages,
             windows=stream.windows,
-            api_reported_count=stream.reported_count,
+            api_reported_count=counted,
             blocked=blocked,
             duplicates_skipped=stream.duplicates,
+        )
+
+
+def window_count(stream: "RequestStream") -> int | None:
+    """The API's count of the rows inside the window read: its count as the read ended
+    (arrivals while paging included), less the rows it returned outside the window (a
+    server that takes `end` as inclusive counts the next day's first request)."""
+    if stream.reported_count is None:
+        return None
+    return stream.reported_count - stream.out_of_window
+
+
+def refuse_implausible(key: str, stream: "RequestStream", stored_rows: int) -> None:
+    """Fail before writing when what was read cannot be the partition.
+
+    Rows that all fall outside the window asked for mean the API's `request_time` changed
+    meaning (seconds for milliseconds, say); far fewer rows than the API reported (less
+    than LEAST_SHARE_KEPT) mean a cut listing. Either would replace a day that holds rows
+    with nothing, and its top sessions with it, while the run succeeded.
+    """
+    if stream.rows == 0 and stream.out_of_window:
+        raise LoadRefusedError(
+            f"{key}: every one of the {stream.out_of_window:,} rows Gcore returned has a "
+            "request_time outside the day asked for (a unit other than milliseconds?); "
+            "nothing was written, the partition is as it was"
+        )
+    reported = stream.reported_count
+    if stored_rows and reported and stream.rows < reported * LEAST_SHARE_KEPT:
+        raise LoadRefusedError(
+            f"{key}: {stream.rows:,} rows read where Gcore reported {reported:,} "
+            f"({stream.out_of_window:,} outside the day); nothing was written, the "
+            f"{stored_rows:,} rows stored are kept"
         )
 
 
@@ -340,23 +375,17 @@ def is_whole(stored: PartitionLoadRecord, day_end: datetime) -> bool:
     return stored.loaded_at >= day_end and stored.api_reported_count == stored.row_count
 
 
-class TopSessionsConfig(dg.Config):
-    """How many of a partition's busiest IPs to look up in IP Spotlight."""
-
-    top_ips: int = Field(default=10, ge=1, le=1000)
-
-
 def build_gcore_ip_top_sessions(spec: dg.AssetSpec, options: AssetOptions) -> dg.AssetsDefinition:
     """gcore_ip_top_sessions: IP Spotlight for each partition's busiest IPs."""
 
-    @table_asset(spec, options)
+    @table_asset(spec, options, config_schema=TopSessionsConfig.to_fields_dict())
     def load_ip_top_sessions(
         context: dg.AssetExecutionContext,
-        config: TopSessionsConfig,
         gcore: GcoreWaapResource,
         warehouse: WarehouseResource,
     ) -> dg.MaterializeResult[Any]:
         """IP Spotlight for the partition's busiest IPs, replacing that partition."""
+        config = run_settings(context, options.run_configs, TopSessionsConfig)
         with gcore.get_client() as client, warehouse.get_connection() as connection:
             loads = [
                 load_ip_top_sessions_partition(context, client, connection, key, config.top_ips)
@@ -452,23 +481,18 @@ def append_snapshot(
         return table_rows(connection, table)
 
 
-class SnapshotConfig(dg.Config):
-    """How many Access Watch sessions one snapshot asks for."""
-
-    limit: int = Field(default=1000, ge=1)
-
-
 def build_accesswatch_sessions(spec: dg.AssetSpec, options: AssetOptions) -> dg.AssetsDefinition:
     """accesswatch_sessions: one snapshot of the current sessions per run, appended."""
 
-    @table_asset(spec, options)
+    @table_asset(spec, options, config_schema=SnapshotConfig.to_fields_dict())
     def snapshot_accesswatch_sessions(
         context: dg.AssetExecutionContext,
-        config: SnapshotConfig,
         accesswatch: AccessWatchResource,
         warehouse: WarehouseResource,
     ) -> dg.MaterializeResult[Any]:
         """Appends one snapshot of the current Access Watch sessions."""
+        config = run_settings(context, options.run_configs, SnapshotConfig)
+        warehouse.open_engine()  # a lake that cannot open fails before the API is asked
         snapshot_at = datetime.now(UTC)
         with accesswatch.get_client() as client:
             sessions = client.get_sessions(limit=config.limit)
@@ -535,6 +559,8 @@ def build_appgate_active_sessions(spec: dg.AssetSpec, options: AssetOptions) -> 
         context: dg.AssetExecutionContext, appgate: AppgateSdpResource, warehouse: WarehouseResource
     ) -> dg.MaterializeResult[Any]:
         """Appends one snapshot of the Appgate SDP active-sessions dashboard."""
+        check_run_config(context.run_config, options.run_configs)
+        warehouse.open_engine()  # a lake that cannot open fails before the API is asked
         snapshot_at = datetime.now(UTC)
         with appgate.get_client() as client:
             dashboard = client.get_active_sessions_dashboard()

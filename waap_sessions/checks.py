@@ -345,9 +345,11 @@ TABLE_RULES: tuple[Rule, ...] = (
     Rule(
         GCORE_REQUESTS,
         "row_count_matches_api",
-        "Each partition holds as many rows as the API reported for it when it was loaded "
-        f"(recorded in {PARTITION_LOADS} in the load's own transaction). Partitions the API "
-        "gave no total for are not compared.",
+        "Each partition holds as many rows as the API counted in exactly the window its load "
+        "read ([start, end) with the end pinned; counted as the read ended, so requests that "
+        "arrived while paging are in it, and less the rows the API counted outside the "
+        f"window), recorded in {PARTITION_LOADS} in the load's own transaction. Partitions "
+        "the API gave no total for are not compared.",
         f"""
         SELECT day, domain_id, api_reported_count, coalesce(loaded.rows, 0) AS rows_in_table
         FROM {LOADS}

@@ -292,3 +292,15 @@ def field_errors(raw: Any) -> list[FieldError]:
         message = item.get("detail", item.get("message", ""))
         found.append(FieldError(location=str(location), message=str(message)))
     return found
+
+
+class LoadRefusedError(WaapSessionsError):
+    """A load that cannot be the partition it would replace, refused before writing.
+
+    Every row outside the window asked for (a `request_time` in another unit), or far
+    fewer rows than the API reported, would replace the stored partition with nothing or
+    with a fragment; the partition is kept as it was and the reason is the message:
+
+        except LoadRefusedError as error:  # the partition is as it was
+            print(error)  # e.g. 2026-11-19|1001: every one of the 8,000 rows ...
+    """

@@ -20,7 +20,7 @@ from typing import Any
 import dagster as dg
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from waap_sessions.assets import BUILDERS, AssetOptions
+from waap_sessions.assets import BUILDERS, AssetOptions, op_name
 from waap_sessions.automation import AutomationSettings, automation_attributes, build_automation
 from waap_sessions.checks import build_checks
 from waap_sessions.errors import InvalidParameterError
@@ -32,6 +32,7 @@ from waap_sessions.resources import (
     GcoreWaapResource,
     WarehouseResource,
 )
+from waap_sessions.run_config import CONFIG_CLASSES
 from waap_sessions.summaries import LINEAGE
 from waap_sessions.translator import (
     Source,
@@ -73,7 +74,9 @@ class SelectionSettings(BaseModel):
         description="The first day of the request partitions; default: the backfill window's.",
     )
     pool: str | None = Field(
-        default=None, description="The Dagster pool every asset runs in; none by default."
+        default=None,
+        pattern=r"^\S+$",  # Dagster's own rule for a pool's name
+        description="The Dagster pool every asset runs in; none by default.",
     )
 
     @field_validator("sources", mode="before")
@@ -135,7 +138,15 @@ def build_waap_sessions_definitions(
     props = selected_tables(selected)
     specs = translated_specs(props, translator or WaapSessionsTranslator())
     asset_keys = {name: spec.key for name, spec in specs.items()}
-    options = AssetOptions(backfill_policy=backfill_policy, pool=pool)
+    options = AssetOptions(
+        backfill_policy=backfill_policy,
+        pool=pool,
+        run_configs={
+            op_name(spec): CONFIG_CLASSES[name]
+            for name, spec in specs.items()
+            if name in CONFIG_CLASSES
+        },
+    )
     assets = [
         BUILDERS[prop.name](
             specs[prop.name].replace_attributes(

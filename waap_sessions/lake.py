@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from waap_sessions.errors import WarehouseConflictError, WarehouseError
+from waap_sessions.errors import InvalidParameterError, WarehouseConflictError, WarehouseError
 from waap_sessions.models import settings_from_env
 from waap_sessions.sql import literal, quoted
 
@@ -53,6 +53,11 @@ ENVIRONMENT_VARIABLES = {
     "catalog": "WAAP_DUCKLAKE_CATALOG",
     "data_path": "WAAP_DUCKLAKE_DATA_PATH",
     "catalog_password": "WAAP_DUCKLAKE_CATALOG_PASSWORD",
+}
+# Variables earlier versions read, and what replaced them: one still set means a
+# deployment that believes its lake is elsewhere, so it fails rather than being ignored.
+RETIRED_VARIABLES = {
+    "WAAP_DUCKDB_PATH": "the lake is WAAP_DUCKLAKE_CATALOG and WAAP_DUCKLAKE_DATA_PATH",
 }
 # Object-store prefixes DuckDB reads through its httpfs extension.
 REMOTE_PREFIXES = ("s3://", "s3a://", "gs://", "gcs://", "r2://", "http://", "https://")
@@ -117,6 +122,10 @@ class LakeSettings(BaseModel):
                 "must not hold a password: give it in WAAP_DUCKLAKE_CATALOG_PASSWORD, which "
                 "stays a secret"
             )
+        if value.startswith("sqlite:"):
+            blocked = _file_in_the_way(Path(value.removeprefix("sqlite:").strip()).parent)
+            if blocked:
+                raise ValueError(f"must be a file in a folder, but {blocked} is a file")
         return value
 
     @field_validator("data_path")
@@ -124,11 +133,23 @@ class LakeSettings(BaseModel):
     def _folder(cls, value: str) -> str:
         if not value.strip() or "'" in value:
             raise ValueError("must be a folder or an object-store prefix without quotes")
+        if not value.startswith(REMOTE_PREFIXES):
+            blocked = _file_in_the_way(Path(value))
+            if blocked:
+                raise ValueError(f"must be a folder, but {blocked} is a file")
         return value if value.endswith("/") else value + "/"
 
     @classmethod
     def from_env(cls) -> LakeSettings:
-        """The defaults, overridden by each WAAP_DUCKLAKE_* variable that is set."""
+        """The defaults, overridden by each WAAP_DUCKLAKE_* variable that is set; a retired
+        variable still set fails, naming what replaced it."""
+        retired = [
+            (name, f"is no longer read (got {os.environ[name]!r}): {replacement}")
+            for name, replacement in RETIRED_VARIABLES.items()
+            if os.environ.get(name)
+        ]
+        if retired:
+            raise InvalidParameterError("warehouse settings", retired)
         return settings_from_env(cls, ENVIRONMENT_VARIABLES, "warehouse settings")
 
     @property
@@ -169,6 +190,15 @@ class LakeSettings(BaseModel):
     def describe(self) -> str:
         """Where the lake is, for messages: the catalog and the data path, no secret."""
         return f"catalog {self.resolved_catalog!r}, data path {self.resolved_data_path!r}"
+
+
+def _file_in_the_way(folder: Path) -> Path | None:
+    """The file (not a folder) at `folder` or at its nearest existing parent, if any: the
+    lake could never create its files there. Nothing is created to find out."""
+    for candidate in (folder.expanduser(), *folder.expanduser().parents):
+        if candidate.exists():
+            return None if candidate.is_dir() else candidate
+    return None
 
 
 def extension_file(name: str) -> Path:

@@ -7,12 +7,17 @@ sensor adds, named by the domain's id, shared by every code location on the inst
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
+from waap_sessions.errors import InvalidParameterError
+
 DOMAINS_PARTITIONS_NAME = "gcore_domains"
+# `<YYYY-MM-DD>|<domain id>`: ASCII digits only (`\d` takes any script's), ids from 1.
+_PARTITION_KEY = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})\|([1-9][0-9]{0,17})")
 domain_partitions = dg.DynamicPartitionsDefinition(name=DOMAINS_PARTITIONS_NAME)
 
 
@@ -40,9 +45,26 @@ def partition_key(day: date | str, domain: int | str) -> dg.MultiPartitionKey:
 
 
 def parse_partition_key(key: str) -> tuple[date, int]:
-    """The UTC day and domain id of a key `<date>|<domain id>`."""
-    day, domain = key.split("|")
-    return date.fromisoformat(day), int(domain)
+    """The UTC day and domain id of a key `<date>|<domain id>`.
+
+    Any other key (a domain partition added by hand as `shop`, say) fails naming it,
+    before anything is asked of an API.
+    """
+    match = _PARTITION_KEY.fullmatch(key)
+    if match:
+        try:
+            return date.fromisoformat(match[1]), int(match[2])
+        except ValueError:
+            pass  # a day that does not exist, as 2026-02-30
+    raise InvalidParameterError(
+        "partition key",
+        [
+            (
+                "partition key",
+                f"must be '<UTC day>|<Gcore domain id>', as '2026-11-19|1001' (got {key!r})",
+            )
+        ],
+    )
 
 
 def days_up_to(moment: datetime, count: int, start_date: date) -> list[str]:

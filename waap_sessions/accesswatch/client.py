@@ -19,11 +19,11 @@ _SESSIONS_RESPONSE = TypeAdapter(SessionsResponse)
 
 
 class SessionsQuery(BaseModel):
-    """`limit` is documented as an int; a count of sessions must be positive."""
+    """`limit` is documented as an int; a count of sessions from 1 to the API's 1,000."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    limit: int = Field(gt=0)
+    limit: int = Field(gt=0, le=1000)
 
 
 class AccessWatchClient(VendorClient):

@@ -168,8 +168,10 @@ class RequestStream:
     Afterwards its counters say what it took: `pages` fetched, `windows` queried (more
     than one when the window was continued past the offset ceiling), `rows` yielded,
     `duplicates` skipped, `out_of_window` rows the API returned outside [start, end),
-    and `reported_count`: the API's count of matching rows for the whole window, or None
-    when the API's `count` turned out to be a page size rather than a total.
+    and `reported_count`: the API's count of matching rows for the whole window as the
+    read ended (the count the last page gave, so rows that arrived while paging are in
+    it), or None when the API's `count` turned out to be a page size rather than a total.
+    Less `out_of_window`, it is the count of exactly the rows the window held.
 
     Memory stays flat however large the window: read in time order, a row already seen
     can only come again at or before the newest time read so far, so only the ids read
@@ -185,6 +187,7 @@ class RequestStream:
         self.duplicates = 0
         self.out_of_window = 0
         self.reported_count: int | None = None
+        self._total_known = False
 
     def __iter__(self) -> Iterator[RequestSummary]:
         for rows in self.iter_pages():
@@ -204,10 +207,14 @@ class RequestStream:
         repeats = RepeatFilter(descending=descending, in_time_order=resumable)
         first_ms, end_ms = _millis(start), _millis(end)
         filters = self.window.model_copy(update={"ordering": ordering}).as_query()
+        # Rows read in the windows before the current one, outside it (continued windows).
+        counted_before = 0
         while True:
             self.windows += 1
             params = {**filters, "start": iso_millis(start), "end": iso_millis(end)}
             last_time: int | None = None
+            kept_at_last_time = 0
+            last_count: int | None = None
             try:
                 # Oldest first, arrivals land behind the pages read: safe to read concurrently.
                 pages = self._client.offset_pages(
@@ -215,8 +222,11 @@ class RequestStream:
                 )
                 for page in pages:
                     self._note_page(page)
+                    last_count = page.count
                     kept = []
                     for row in page.results:
+                        if row.request_time != last_time:
+                            kept_at_last_time = 0
                         last_time = row.request_time
                         if repeats.seen(row):
                             self.duplicates += 1
@@ -224,8 +234,11 @@ class RequestStream:
                             self.out_of_window += 1
                         else:
                             kept.append(row)
+                            kept_at_last_time += 1
                     self.rows += len(kept)
                     yield kept
+                if self._total_known and last_count is not None:
+                    self.reported_count = counted_before + last_count
                 return
             except OffsetCeilingReached:
                 if not resumable:
@@ -242,6 +255,7 @@ class RequestStream:
             # Continue from the last request time seen: rows of that very millisecond come
             # again and are skipped as already seen.
             assert last_time is not None
+            counted_before = self.rows - kept_at_last_time
             if descending:
                 resumed_end = _from_millis(last_time + 1)
                 if resumed_end >= end:
@@ -254,8 +268,8 @@ class RequestStream:
                 start = resumed_start
 
     def _note_page(self, page: RequestsPage) -> None:
-        if self.pages == 0 and (page.count > len(page.results) or len(page.results) < PAGE_SIZE):
-            self.reported_count = page.count
+        if self.pages == 0:
+            self._total_known = page.count > len(page.results) or len(page.results) < PAGE_SIZE
         self.pages += 1
 
 

@@ -30,6 +30,22 @@ class SimulatorConfig(BaseModel):
         "total",
         description="Gcore `count`: all matching rows (official client) or `len(results)` (seed).",
     )
+    gcore_end_inclusive: bool = Field(
+        False,
+        description="A server's quirk: analytics `end` taken as inclusive (`<= end`), so a "
+        "request at exactly `end` is counted and served too.",
+    )
+    gcore_time_unit: Literal["ms", "s"] = Field(
+        "ms",
+        description="The unit analytics answers give `request_time` in: the documented "
+        "milliseconds, or seconds (a server that changed its unit).",
+    )
+    gcore_listing_cut_at: int | None = Field(
+        None,
+        ge=0,
+        description="A server's fault: analytics pages from this offset on come back empty "
+        "while `count` still gives the total (a cut listing).",
+    )
     gcore_api_key: str = Field("sim-gcore-key", min_length=1)
     accesswatch_api_key: str = Field("sim-accesswatch-key", min_length=1)
     appgate_username: str = Field("admin", min_length=1)

@@ -530,6 +530,22 @@ class Dataset:
                     self._times[domain.id].append(record.request_time)
             self.version += 1
 
+    def add_request(self, domain_id: int, at: datetime) -> dict[str, Any]:
+        """One more request of a domain at exactly `at` (an edge: the first of a day), in
+        a new session; its summary."""
+        at_ms = to_ms(at)
+        with self._lock:
+            domain = next(domain for domain in self.domains if domain.id == domain_id)
+            session = self._generator.session(domain)
+            record = self._generator.request(session, at_ms)
+            session.records.append(record)
+            self._sessions.append(session)
+            index = bisect.bisect_right(self._times[domain_id], at_ms)
+            self._records[domain_id].insert(index, record)
+            self._times[domain_id].insert(index, at_ms)
+            self.version += 1
+            return dict(record.summary)
+
 
 def _record_order(record: RequestRecord) -> tuple[int, str]:
     return record.request_time, record.summary["id"]

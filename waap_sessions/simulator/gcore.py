@@ -137,6 +137,13 @@ def page_body(limit: int, offset: int, count: int, rows: Iterable[bytes]) -> byt
     return head + b",".join(rows) + b"]}"
 
 
+def _in_seconds(row: bytes) -> bytes:
+    """A request summary with `request_time` in epoch seconds, as a changed API would send."""
+    summary = json.loads(row)
+    summary["request_time"] //= 1000
+    return json.dumps(summary, separators=(",", ":")).encode()
+
+
 class GcoreApi:
     """The Gcore WAAP routes over one data set."""
 
@@ -185,13 +192,18 @@ class GcoreApi:
         end = params["end"]
         # No `end`: everything recorded up to the simulated now, this very millisecond included.
         end_ms = to_ms(self._clock.now()) + 1 if end is None else to_ms(parse_iso("end", end))
+        if end is not None and self._config.gcore_end_inclusive:
+            end_ms += 1
         ordering = parse_ordering(params["ordering"])
         # Nothing exists after the newest request, so later ends share one cache entry.
         end_ms = min(end_ms, self._dataset.latest_request_ms() + 1)
         rows = self._matching_rows(query, start_ms, end_ms, ordering)
         limit, offset = params["limit"], params["offset"]
-        page = rows[offset : offset + limit]
+        cut_at = self._config.gcore_listing_cut_at
+        page = rows[offset : offset + limit] if cut_at is None or offset < cut_at else []
         count = len(rows) if self._config.count_mode == "total" else len(page)
+        if self._config.gcore_time_unit == "s":
+            page = [_in_seconds(row) for row in page]
         return Response(page_body(limit, offset, count, page), media_type="application/json")
 
     def _matching_rows(
