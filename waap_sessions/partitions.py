@@ -7,12 +7,18 @@ sensor adds, named by the domain's id, shared by every code location on the inst
 
 from __future__ import annotations
 
+import contextlib
+import re
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
+from waap_sessions.errors import InvalidParameterError
+
 DOMAINS_PARTITIONS_NAME = "gcore_domains"
+# `<date>|<domain id>`, in ASCII digits: a day of the calendar and a positive id.
+_PARTITION_KEY = re.compile(r"(?P<day>\d{4}-\d{2}-\d{2})\|(?P<domain>[1-9]\d*)", re.ASCII)
 domain_partitions = dg.DynamicPartitionsDefinition(name=DOMAINS_PARTITIONS_NAME)
 
 
@@ -40,9 +46,20 @@ def partition_key(day: date | str, domain: int | str) -> dg.MultiPartitionKey:
 
 
 def parse_partition_key(key: str) -> tuple[date, int]:
-    """The UTC day and domain id of a key `<date>|<domain id>`."""
-    day, domain = key.split("|")
-    return date.fromisoformat(day), int(domain)
+    """The UTC day and domain id of a key `<date>|<domain id>`.
+
+    Only the form `partition_key` writes is taken, so a key names one partition only:
+    `date.fromisoformat` and `int` alone would also read `20261119`, `2026-W47-4`, `+7`
+    or `07` as a partition that Dagster knows under another key.
+    """
+    found = _PARTITION_KEY.fullmatch(key)
+    if found is not None:
+        with contextlib.suppress(ValueError):  # a day outside the calendar: 2026-02-30
+            return date.fromisoformat(found["day"]), int(found["domain"])
+    raise InvalidParameterError(
+        "partition key",
+        [("partition", f"must be '<YYYY-MM-DD>|<domain id>', as '2026-11-19|13183' (got {key!r})")],
+    )
 
 
 def days_up_to(moment: datetime, count: int, start_date: date) -> list[str]:

@@ -18,12 +18,16 @@ SESSIONS_PATH = "/sessions"
 _SESSIONS_RESPONSE = TypeAdapter(SessionsResponse)
 
 
+# The most sessions one call returns: the API allows 1,000.
+MAX_SESSIONS = 1000
+
+
 class SessionsQuery(BaseModel):
-    """`limit` is documented as an int; a count of sessions must be positive."""
+    """`limit` is documented as an int: a positive count, at most what the API allows."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    limit: int = Field(gt=0)
+    limit: int = Field(gt=0, le=MAX_SESSIONS)
 
 
 class AccessWatchClient(VendorClient):
