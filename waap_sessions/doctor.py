@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from waap_sessions.errors import (
@@ -39,7 +39,13 @@ from waap_sessions.resources import (
 )
 from waap_sessions.translator import Source
 
+if TYPE_CHECKING:
+    from waap_sessions.accesswatch import AccessWatchClient
+    from waap_sessions.appgate import AppgateSdpClient
+    from waap_sessions.gcore import GcoreWaapClient
+
 Status = Literal["ok", "skipped", "FAILED"]
+APPGATE_SETTINGS = ("URL", "USERNAME", "PASSWORD", "TOKEN", "PROVIDER", "API_VERSION")
 
 
 @dataclass(frozen=True)
@@ -62,20 +68,21 @@ class _Api:
     name: str
     url_variable: str
     credential_help: str
+    variables: tuple[str, ...]
     resource: Callable[..., HttpResource]
     probe: Callable[[Any], str]
 
 
-def _gcore(client: Any) -> str:
+def _gcore(client: GcoreWaapClient) -> str:
     return f"domains listed: {sum(1 for _ in client.iter_domains())}"
 
 
-def _accesswatch(client: Any) -> str:
+def _accesswatch(client: AccessWatchClient) -> str:
     client.get_sessions(limit=1)
     return "sessions read"
 
 
-def _appgate(client: Any) -> str:
+def _appgate(client: AppgateSdpClient) -> str:
     client.get_active_sessions_dashboard()
     return "logged in, dashboard read" if client.credentials.can_login else "dashboard read"
 
@@ -86,6 +93,7 @@ APIS = (
         "Gcore WAAP",
         "GCORE_BASE_URL",
         "GCORE_API_KEY",
+        ("GCORE_API_KEY", "GCORE_BASE_URL"),
         GcoreWaapResource.from_env,
         _gcore,
     ),
@@ -94,6 +102,7 @@ APIS = (
         "Access Watch",
         "ACCESSWATCH_BASE_URL",
         "ACCESSWATCH_API_KEY",
+        ("ACCESSWATCH_API_KEY", "ACCESSWATCH_BASE_URL"),
         AccessWatchResource.from_env,
         _accesswatch,
     ),
@@ -102,6 +111,7 @@ APIS = (
         "Appgate SDP",
         "APPGATE_URL",
         "APPGATE_USERNAME and APPGATE_PASSWORD (or APPGATE_TOKEN)",
+        tuple(f"APPGATE_{name}" for name in APPGATE_SETTINGS),
         AppgateSdpResource.from_env,
         _appgate,
     ),
@@ -150,7 +160,7 @@ def _advice(api: _Api, error: WaapSessionsError) -> str:
         case ApiError():
             todo = "the API failed; try again later"
         case InvalidParameterError():
-            todo = f"fix the setting it names ({api.url_variable}, {api.credential_help})"
+            todo = f"fix the setting it names, among {', '.join(api.variables)}"
         case _:
             todo = "see the error"
     return f"{error}; {todo}"

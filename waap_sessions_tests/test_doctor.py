@@ -73,7 +73,7 @@ def test_an_existing_lake_is_opened_for_writing(configured, capsys, tmp_path):
         ("ACCESSWATCH_API_KEY", "not-the-key", "Access Watch", "check ACCESSWATCH_API_KEY"),
         ("APPGATE_PASSWORD", "not-the-password", "Appgate SDP", "check APPGATE_USERNAME"),
         ("GCORE_BASE_URL", "api.gcore.com", "Gcore WAAP", "GCORE_BASE_URL"),
-        ("APPGATE_API_VERSION", "19", "Appgate SDP", "api_version"),
+        ("APPGATE_API_VERSION", "19", "Appgate SDP", "among APPGATE_URL, "),
     ],
 )
 def test_bad_credentials_or_settings_fail_their_check_only(
