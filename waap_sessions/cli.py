@@ -169,7 +169,7 @@ def _port(*, free: bool) -> Callable[[str], int]:
     low = 0 if free else 1
 
     def port(text: str) -> int:
-        value = int(text) if text.strip().isdigit() else -1
+        value = int(text) if text.isascii() and text.strip().isdigit() else -1
         if not low <= value <= 65535:
             raise argparse.ArgumentTypeError(
                 f"must be a whole number from {low} to 65535 (got {text!r})"
@@ -179,14 +179,16 @@ def _port(*, free: bool) -> Callable[[str], int]:
     return port
 
 
-def _setting(model: str, field: str, *, scale: float = 1) -> Callable[[str], Any]:
+def _setting(
+    model: str, field: str, *, scale: float = 1, command: str = "simulate"
+) -> Callable[[str], Any]:
     """A flag checked by the simulator's own settings model, so its limits live there only.
 
     `scale` converts the flag's unit to the field's (milliseconds to seconds: 1000).
     """
 
     def setting(text: str) -> Any:
-        with _simulator_extra("simulate"):
+        with _simulator_extra(command):
             from waap_sessions import simulator
         value: Any = text
         if scale != 1:
@@ -270,7 +272,10 @@ def _add_demo(subcommands: Subcommands) -> None:
         "demo", help="read every API through its resource, on a simulator started for it"
     )
     parser.add_argument(
-        "--seed", type=_setting("SimulatorConfig", "seed"), default=7, help=_SEED_HELP
+        "--seed",
+        type=_setting("SimulatorConfig", "seed", command="demo"),
+        default=7,
+        help=_SEED_HELP,
     )
     parser.set_defaults(run=demo)
 
@@ -289,7 +294,10 @@ def _add_dev(subcommands: Subcommands) -> None:
         "dev", help="serve the simulator and the Dagster UI on it, until Ctrl-C"
     )
     parser.add_argument(
-        "--seed", type=_setting("SimulatorConfig", "seed"), default=7, help=_SEED_HELP
+        "--seed",
+        type=_setting("SimulatorConfig", "seed", command="dev"),
+        default=7,
+        help=_SEED_HELP,
     )
     parser.add_argument(
         "--port", type=_port(free=False), default=3000, help="the Dagster UI's port"

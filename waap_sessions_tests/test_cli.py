@@ -110,6 +110,7 @@ BAD_FLAGS = [
     (["simulate", "--port", "70000"], "--port", "70000", "from 0 to 65535"),
     (["simulate", "--port", "-1"], "--port", "-1", "from 0 to 65535"),
     (["simulate", "--port", "http"], "--port", "http", "from 0 to 65535"),
+    (["simulate", "--port", "8\u00b2"], "--port", "8\u00b2", "from 0 to 65535"),
     (["simulate", "--seed", "seven"], "--seed", "seven", "valid integer"),
     (["simulate", "--domains", "0"], "--domains", "0", "greater than or equal to 1"),
     (["simulate", "--domains", "51"], "--domains", "51", "less than or equal to 50"),
