@@ -17,12 +17,13 @@ sensors, resources; no executor), so they merge with the project's other compone
 One per code location: its resource, job, schedule and sensor names are the factory's.
 """
 
+import functools
 import os
 import re
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Self, cast
 
 import dagster as dg
 
@@ -30,12 +31,20 @@ import dagster as dg
 # dbt, Sling) take a `translation:` block with template variables. The module is public
 # (not underscore-private), but `dagster` does not re-export it at the top level.
 from dagster.components.utils.translation import TranslationFn, TranslationFnResolver
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    create_model,
+    model_validator,
+)
 
 from waap_sessions.accesswatch import ACCESSWATCH_BASE_URL
 from waap_sessions.appgate import DEFAULT_API_VERSION
 from waap_sessions.automation import AutomationSettings
-from waap_sessions.errors import InvalidParameterError
+from waap_sessions.errors import InvalidAttributesError, InvalidParameterError
 from waap_sessions.factory import (
     CREDENTIAL_VARIABLES,
     SelectionSettings,
@@ -64,6 +73,10 @@ from waap_sessions.translator import (
 # secret, mixed-case as API keys are, fails this rather than become a variable's name.
 _VARIABLE_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _HTTP_BLOCKS = ("http", "gcore_http", "accesswatch_http", "appgate_http")
+# A part of a pydantic error's location that names a branch of a union, not an attribute:
+# Dagster's model lets every attribute be a template string, so `str` is one.
+_BRANCH_TAGS = frozenset({"str", "int", "float", "bool", "list", "dict"})
+_ATTRIBUTE_PART = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
 class HttpAttributes(BaseModel):
@@ -311,6 +324,30 @@ class WaapSessionsComponent(dg.Component, dg.Model, dg.Resolvable):
         default_factory=HttpAttributes, description="Overrides of `http` for Appgate SDP."
     )
 
+    @classmethod
+    def model(cls) -> type[BaseModel]:
+        """Dagster's model of the defs.yaml, its type errors reported in one line."""
+        return _reported_in_one_line(super().model(), cls.__name__)
+
+    @classmethod
+    def load(cls, attributes: BaseModel | None, context: dg.ComponentLoadContext) -> Self:
+        """The component; a value its own types refuse is reported in one line, by attribute."""
+        try:
+            return super().load(attributes, context)
+        except Exception as error:
+            refused = _validation_error_in(error)
+            if refused is None:
+                raise
+            prefix = next(
+                (
+                    name + "."
+                    for name, field in cls.model_fields.items()
+                    if getattr(field.annotation, "__name__", None) == refused.title
+                ),
+                "",
+            )
+            raise _one_line(refused, f"{cls.__name__} attributes", prefix) from None
+
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         self.validate_attributes()
         selected = self.selected_sources()
@@ -349,6 +386,8 @@ class WaapSessionsComponent(dg.Component, dg.Model, dg.Resolvable):
             problems += _problems(HttpSettings, {"base_url": getattr(self, name)}, name)
         for block in _HTTP_BLOCKS:
             problems += _problems(_HTTP_LIMITS, getattr(self, block).given(), block + ".{}")
+        if not self.appgate_provider.strip():
+            problems.append(("appgate_provider", "must name the identity provider, such as local"))
         if self.appgate_api_version < 20:
             problems.append(
                 ("appgate_api_version", f"must be 20 or more (got {self.appgate_api_version})")
@@ -438,6 +477,57 @@ def _problems(
     except InvalidParameterError as error:
         return [(attribute.format(field), message) for field, message in error.problems]
     return []
+
+
+@functools.cache
+def _reported_in_one_line(model: type[BaseModel], component: str) -> type[BaseModel]:
+    """`model`, its validation errors raised as one InvalidAttributesError (same schema)."""
+
+    def report(cls: type[BaseModel], value: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
+        try:
+            return handler(value)
+        except ValidationError as error:
+            raise _one_line(error, f"{component} attributes") from None
+
+    validator: Any = model_validator(mode="wrap")(cast(Any, report))
+    return create_model(model.__name__, __base__=model, __validators__={"_one_line": validator})
+
+
+def _one_line(error: ValidationError, what: str, prefix: str = "") -> InvalidAttributesError:
+    """Each attribute `error` refuses, named as the defs.yaml writes it, with the rule.
+
+    Only the most specific error of each attribute is kept: Dagster's model also offers
+    every attribute as a template string, which fails too and would only add noise. The
+    value of an `*_env` attribute is never shown (a secret may have been pasted there).
+    """
+    found: dict[str, tuple[str, bool]] = {}
+    for detail in error.errors():
+        parts = [
+            f"[{part}]" if isinstance(part, int) else f".{part}"
+            for part in detail["loc"]
+            if isinstance(part, int) or (_ATTRIBUTE_PART.match(part) and part not in _BRANCH_TAGS)
+        ]
+        name = prefix + "".join(parts).removeprefix(".")
+        message = detail["msg"]
+        if detail["type"] != "missing" and not name.endswith("_env"):
+            message += f" (got {detail['input']!r})"
+        is_template_branch = bool(detail["loc"]) and detail["loc"][-1] == "str"
+        if name not in found or found[name][1]:
+            found[name] = (message, is_template_branch)
+    problems = [
+        (name, message)
+        for name, (message, _) in found.items()
+        if not any(other.startswith((name + ".", name + "[")) for other in found)
+    ]
+    return InvalidAttributesError(what, problems)
+
+
+def _validation_error_in(error: BaseException) -> ValidationError | None:
+    """The pydantic error behind `error`, as Dagster's resolution wraps it, if any."""
+    current: BaseException | None = error
+    while current is not None and not isinstance(current, ValidationError):
+        current = current.__cause__ or current.__context__
+    return current
 
 
 def _secret(variable: str | None) -> str | None:

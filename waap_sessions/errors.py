@@ -48,6 +48,26 @@ class InvalidParameterError(WaapSessionsError, ValueError):
         return tuple(field for field, _ in self.problems)
 
 
+class InvalidAttributesError(WaapSessionsError):
+    """A component's defs.yaml broke a rule; `problems` names each attribute and the rule.
+
+    Not a ValueError, unlike InvalidParameterError: it is raised while Dagster validates
+    the attributes, where pydantic would fold a ValueError into its own multi-line error.
+
+        except InvalidAttributesError as error:
+            print(error.attributes)  # ('http.max_retries',)
+    """
+
+    def __init__(self, what: str, problems: Sequence[tuple[str, str]]) -> None:
+        self.problems = tuple(problems)
+        listed = "; ".join(f"{name}: {message}" for name, message in self.problems)
+        super().__init__(f"Invalid {what}: {listed}")
+
+    @property
+    def attributes(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.problems)
+
+
 @dataclass(frozen=True)
 class FieldError:
     """One field the server rejected, as Gcore's `errors[]` or Appgate's `errors[]` name it."""

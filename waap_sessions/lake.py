@@ -286,7 +286,13 @@ def attach(
                 "(make demo, or any run)"
             )
         if not read_only:
-            use_wal(sqlite_file)
+            try:
+                use_wal(sqlite_file)
+            except sqlite3.DatabaseError as error:
+                raise WarehouseError(
+                    f"Cannot open the lake ({settings.describe()}): its catalog is not a "
+                    f"SQLite database ({error})"
+                ) from None
     if not read_only and not settings.is_remote:
         Path(settings.resolved_data_path).mkdir(parents=True, exist_ok=True)
     # Processes meeting a new lake race to create its catalog: the losers wait and retry.

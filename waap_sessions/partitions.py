@@ -7,6 +7,7 @@ sensor adds, named by the domain's id, shared by every code location on the inst
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -16,8 +17,9 @@ import dagster as dg
 from waap_sessions.errors import InvalidParameterError
 
 DOMAINS_PARTITIONS_NAME = "gcore_domains"
-# `<YYYY-MM-DD>|<domain id>`: ASCII digits only (`\d` takes any script's), ids from 1.
-_PARTITION_KEY = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})\|([1-9][0-9]{0,17})")
+# `<date>|<domain id>`, in ASCII digits: a day of the calendar and a positive id that
+# fits a BIGINT (at most 18 digits).
+_PARTITION_KEY = re.compile(r"(?P<day>\d{4}-\d{2}-\d{2})\|(?P<domain>[1-9]\d{0,17})", re.ASCII)
 domain_partitions = dg.DynamicPartitionsDefinition(name=DOMAINS_PARTITIONS_NAME)
 
 
@@ -47,23 +49,17 @@ def partition_key(day: date | str, domain: int | str) -> dg.MultiPartitionKey:
 def parse_partition_key(key: str) -> tuple[date, int]:
     """The UTC day and domain id of a key `<date>|<domain id>`.
 
-    Any other key (a domain partition added by hand as `shop`, say) fails naming it,
-    before anything is asked of an API.
+    Only the form `partition_key` writes is taken, so a key names one partition only:
+    `date.fromisoformat` and `int` alone would also read `20261119`, `2026-W47-4`, `+7`
+    or `07` as a partition that Dagster knows under another key.
     """
-    match = _PARTITION_KEY.fullmatch(key)
-    if match:
-        try:
-            return date.fromisoformat(match[1]), int(match[2])
-        except ValueError:
-            pass  # a day that does not exist, as 2026-02-30
+    found = _PARTITION_KEY.fullmatch(key)
+    if found is not None:
+        with contextlib.suppress(ValueError):  # a day outside the calendar: 2026-02-30
+            return date.fromisoformat(found["day"]), int(found["domain"])
     raise InvalidParameterError(
         "partition key",
-        [
-            (
-                "partition key",
-                f"must be '<UTC day>|<Gcore domain id>', as '2026-11-19|1001' (got {key!r})",
-            )
-        ],
+        [("partition", f"must be '<YYYY-MM-DD>|<domain id>', as '2026-11-19|13183' (got {key!r})")],
     )
 
 

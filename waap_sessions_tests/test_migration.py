@@ -135,9 +135,9 @@ def test_the_old_file_moves_into_the_lake_exactly_and_only_once(old_file, tmp_pa
 def test_a_missing_file_is_named_and_nothing_is_written(tmp_path):
     finished = migrate(tmp_path / "nowhere.duckdb", tmp_path / "lake")
 
-    assert finished.returncode == 1
-    assert (
-        finished.stderr.strip()
-        == f"error: --from {tmp_path / 'nowhere.duckdb'}: no such DuckDB file"
+    assert finished.returncode == 2
+    assert finished.stderr == (
+        "waap-sessions migrate: error: argument --from: must name an existing DuckDB file "
+        f"(got '{tmp_path / 'nowhere.duckdb'}') (see waap-sessions migrate --help)\n"
     )
-    assert "Traceback" not in finished.stderr
+    assert not (tmp_path / "lake").exists(), "the lake is not even created"
