@@ -559,7 +559,7 @@ def build_appgate_active_sessions(spec: dg.AssetSpec, options: AssetOptions) -> 
         context: dg.AssetExecutionContext, appgate: AppgateSdpResource, warehouse: WarehouseResource
     ) -> dg.MaterializeResult[Any]:
         """Appends one snapshot of the Appgate SDP active-sessions dashboard."""
-        check_run_config(context.run_config, options.run_configs)
+        check_run_config(context.run.run_config, options.run_configs)
         warehouse.open_engine()  # a lake that cannot open fails before the API is asked
         snapshot_at = datetime.now(UTC)
         with appgate.get_client() as client:

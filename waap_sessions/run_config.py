@@ -91,5 +91,5 @@ def run_settings(
     config_class: type[ConfigT],
 ) -> ConfigT:
     """The step's own settings, once the whole run's config passed `check_run_config`."""
-    check_run_config(context.run_config, classes)
-    return validate_parameters(config_class, context.op_config or {}, "run config")
+    check_run_config(context.run.run_config, classes)
+    return validate_parameters(config_class, context.op_execution_context.op_config or {}, "run config")

@@ -124,7 +124,8 @@ def test_a_data_path_that_cannot_be_a_folder_fails(configured, capsys, tmp_path)
 
     assert code == 1
     assert status(lines["warehouse"]) == "FAILED"
-    assert "is a file; set WAAP_DUCKLAKE_DATA_PATH to a place you can write" in lines["warehouse"]
+    assert "WAAP_DUCKLAKE_DATA_PATH: Value error, must be a folder" in lines["warehouse"]
+    assert lines["warehouse"].endswith("fix the variable it names")
 
 
 def test_a_catalog_that_is_not_a_catalog_fails(configured, capsys, tmp_path):
