@@ -15,6 +15,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
+import re
 import threading
 import time
 from collections import Counter, deque
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = f"waap-sessions/{version('waap-sessions')}"
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
+_BASE_URL = re.compile(r"^https?://[^\s/@?#]+(/[^\s@?#]*)?$")
 
 ItemT = TypeVar("ItemT")
 ResultT = TypeVar("ResultT")
@@ -56,9 +58,10 @@ class HttpSettings(BaseModel):
         client = GcoreWaapClient(os.environ["GCORE_API_KEY"], settings)
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # hide_input_in_errors: pydantic's own message would quote a credential-bearing URL.
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
-    base_url: str = Field(pattern=r"^https?://[^\s/@]+(/[^\s@]*)?$")
+    base_url: str
     connect_timeout_s: float = Field(default=5.0, gt=0, le=300)
     read_timeout_s: float = Field(default=120.0, gt=0, le=3600)
     # Retries of errors; a 429 waited out as the server asked spends `max_rate_limit_wait_s`.
@@ -73,7 +76,13 @@ class HttpSettings(BaseModel):
 
     @field_validator("base_url")
     @classmethod
-    def _strip_trailing_slash(cls, value: str) -> str:
+    def _plain_url(cls, value: str) -> str:
+        # No user:password@, query or fragment: a base URL is shown and logged, so it
+        # must not carry a credential (the clients send theirs in headers).
+        if not _BASE_URL.match(value):
+            raise ValueError(
+                "must be http(s)://host[:port][/path], without user:password@, query or fragment"
+            )
         return value.rstrip("/")
 
 

@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from waap_sessions.errors import WarehouseConflictError, WarehouseError
 from waap_sessions.models import settings_from_env
+from waap_sessions.redact import credential_in
 from waap_sessions.sql import literal, quoted
 
 # DuckDB and tenacity load with the first connection: settings alone (a code location
@@ -88,7 +89,8 @@ class LakeSettings(BaseModel):
             print(lake.sql("SELECT count(*) FROM gcore_requests").fetchone())
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # hide_input_in_errors: pydantic's own message would quote a credential-bearing URL.
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     catalog: str = Field(
         default=DEFAULT_CATALOG,
@@ -112,10 +114,10 @@ class LakeSettings(BaseModel):
             )
         if value.startswith("sqlite:") and not value.removeprefix("sqlite:").strip():
             raise ValueError("must name the SQLite file, as in 'sqlite:data/waap_catalog.sqlite'")
-        if re.search(r"\bpassword\s*=", value, re.IGNORECASE):
+        if credential := credential_in(value):
             raise ValueError(
-                "must not hold a password: give it in WAAP_DUCKLAKE_CATALOG_PASSWORD, which "
-                "stays a secret"
+                f"must not hold {credential}: give the password in "
+                "WAAP_DUCKLAKE_CATALOG_PASSWORD, which stays a secret"
             )
         return value
 
@@ -124,6 +126,10 @@ class LakeSettings(BaseModel):
     def _folder(cls, value: str) -> str:
         if not value.strip() or "'" in value:
             raise ValueError("must be a folder or an object-store prefix without quotes")
+        if credential := credential_in(value):
+            raise ValueError(
+                f"must not hold {credential}: object-store keys come from the AWS_* variables"
+            )
         return value if value.endswith("/") else value + "/"
 
     @classmethod

@@ -27,7 +27,8 @@ from waap_sessions.lake import (
     LakeSettings,
     engine_connection,
 )
-from waap_sessions.models import validate_parameters
+from waap_sessions.models import settings_from_env, validate_parameters
+from waap_sessions.redact import mask
 from waap_sessions.warehouse import create_tables
 
 # The clients and the HTTP stack load when a run asks for a client, not with the code
@@ -41,7 +42,17 @@ if TYPE_CHECKING:
     from waap_sessions.http_core import HttpSettings
 
 
-class HttpResource(dg.ConfigurableResource[Any]):
+class _MaskedResource(dg.ConfigurableResource[Any]):
+    """A resource whose repr masks credentials in its URLs: Dagster resolves EnvVars into
+    the fields before a run uses it, and a printed resource lands in logs and errors.
+    Secret fields themselves are left out of the repr (`repr=False`)."""
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield name, mask(value) if isinstance(value, str) else value
+
+
+class HttpResource(_MaskedResource):
     """What every API resource shares: where the API is and how hard to try."""
 
     base_url: str
@@ -59,6 +70,22 @@ class HttpResource(dg.ConfigurableResource[Any]):
 
         values = {name: getattr(self, name) for name in HttpResource.model_fields}
         return validate_parameters(HttpSettings, values, f"{type(self).__name__} settings")
+
+
+def base_url_from_env(variable: str, what: str, default: str | None = None) -> str:
+    """The base URL as `dg.EnvVar(variable)`, or `default` when the variable is unset.
+
+    As an EnvVar the UI shows the variable's name and a run reads its value when it
+    starts. A value that is set is checked now, so a bad one fails the load naming the
+    variable, with any credential in it masked. Without a default, an unset variable
+    stays an EnvVar, and a run fails naming it.
+    """
+    from waap_sessions.http_core import HttpSettings
+
+    if not os.environ.get(variable):
+        return default or dg.EnvVar(variable)
+    settings_from_env(HttpSettings, {"base_url": variable}, what)
+    return dg.EnvVar(variable)
 
 
 class GcoreWaapResource(HttpResource):
@@ -89,7 +116,7 @@ class GcoreWaapResource(HttpResource):
         """GCORE_API_KEY (required) and GCORE_BASE_URL, the names Gcore's own client reads."""
         return cls(
             api_key=dg.EnvVar("GCORE_API_KEY"),
-            base_url=os.environ.get("GCORE_BASE_URL") or GCORE_BASE_URL,
+            base_url=base_url_from_env("GCORE_BASE_URL", "Gcore settings", GCORE_BASE_URL),
             **overrides,
         )
 
@@ -122,7 +149,9 @@ class AccessWatchResource(HttpResource):
         """ACCESSWATCH_API_KEY (required) and ACCESSWATCH_BASE_URL."""
         return cls(
             api_key=dg.EnvVar("ACCESSWATCH_API_KEY"),
-            base_url=os.environ.get("ACCESSWATCH_BASE_URL") or ACCESSWATCH_BASE_URL,
+            base_url=base_url_from_env(
+                "ACCESSWATCH_BASE_URL", "Access Watch settings", ACCESSWATCH_BASE_URL
+            ),
             **overrides,
         )
 
@@ -143,7 +172,7 @@ class AppgateSdpResource(HttpResource):
         description="The controller's Admin API, e.g. https://controller.example.com:8443/admin."
     )
     username: str | None = Field(
-        default=None, description="Admin user name: EnvVar('APPGATE_USERNAME')."
+        default=None, description="Admin user name: EnvVar('APPGATE_USERNAME').", repr=False
     )
     password: str | None = Field(
         default=None, description="Admin password: EnvVar('APPGATE_PASSWORD').", repr=False
@@ -193,14 +222,14 @@ class AppgateSdpResource(HttpResource):
                 [("APPGATE_API_VERSION", f"must be a whole number such as 23 (got {version!r})")],
             )
         settings: dict[str, Any] = {
-            "base_url": dg.EnvVar("APPGATE_URL"),
+            "base_url": base_url_from_env("APPGATE_URL", "Appgate SDP settings"),
             "provider": os.environ.get("APPGATE_PROVIDER") or "local",
             "api_version": int(version),
         }
         return cls(**settings, **secrets, **overrides)
 
 
-class WarehouseResource(dg.ConfigurableResource[Any]):
+class WarehouseResource(_MaskedResource):
     """The DuckLake warehouse: many runs write it and many readers read it at once.
 
     Connections come from one DuckDB engine per process with the lake attached as `waap`
