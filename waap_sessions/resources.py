@@ -115,9 +115,11 @@ class GcoreWaapResource(HttpResource):
     def from_env(cls, **overrides: Any) -> GcoreWaapResource:
         """GCORE_API_KEY (required) and GCORE_BASE_URL, the names Gcore's own client reads."""
         return cls(
-            api_key=dg.EnvVar("GCORE_API_KEY"),
-            base_url=base_url_from_env("GCORE_BASE_URL", "Gcore settings", GCORE_BASE_URL),
-            **overrides,
+            **{
+                "api_key": dg.EnvVar("GCORE_API_KEY"),
+                "base_url": base_url_from_env("GCORE_BASE_URL", "Gcore settings", GCORE_BASE_URL),
+                **overrides,
+            }
         )
 
 
@@ -148,11 +150,13 @@ class AccessWatchResource(HttpResource):
     def from_env(cls, **overrides: Any) -> AccessWatchResource:
         """ACCESSWATCH_API_KEY (required) and ACCESSWATCH_BASE_URL."""
         return cls(
-            api_key=dg.EnvVar("ACCESSWATCH_API_KEY"),
-            base_url=base_url_from_env(
-                "ACCESSWATCH_BASE_URL", "Access Watch settings", ACCESSWATCH_BASE_URL
-            ),
-            **overrides,
+            **{
+                "api_key": dg.EnvVar("ACCESSWATCH_API_KEY"),
+                "base_url": base_url_from_env(
+                    "ACCESSWATCH_BASE_URL", "Access Watch settings", ACCESSWATCH_BASE_URL
+                ),
+                **overrides,
+            }
         )
 
 
@@ -226,7 +230,7 @@ class AppgateSdpResource(HttpResource):
             "provider": os.environ.get("APPGATE_PROVIDER") or "local",
             "api_version": int(version),
         }
-        return cls(**settings, **secrets, **overrides)
+        return cls(**{**settings, **secrets, **overrides})
 
 
 class WarehouseResource(_MaskedResource):
