@@ -15,6 +15,8 @@ MASK = "***"
 _USERINFO = re.compile(r"//[^/@\s'\"]*@")
 # Every value of a URL query: a base URL has none, and a token may hide under any name.
 _QUERY_VALUE = re.compile(r"([?&][^=&#\s'\"]+=)[^&#\s'\"]*")
+# A fragment: tokens travel there too (`#access_token=...`).
+_FRAGMENT = re.compile(r"#[^\s'\"]*")
 # A `name=value` whose name says it holds a secret: libpq's `password=` and
 # `sslpassword=`, MotherDuck's `motherduck_token=`, S3's `X-Amz-Signature=`, an `api_key=`.
 _SECRET_NAME = r"[\w.-]*(?:pass(?:word)?|pwd|secret|token|api[_-]?key|signature|sig)[\w.-]*"  # noqa: S105
@@ -24,11 +26,13 @@ _USERINFO_PASSWORD = re.compile(r"//[^/@\s:]*:[^/@\s]*@")
 
 
 def mask(text: str) -> str:
-    """`text` with every credential a URL or connection string can carry replaced by ***.
+    """`text` with every credential a URL or connection string can carry (userinfo, query
+    values, fragment, secret parameters) replaced by ***.
 
     mask("https://u:pw@host/x?token=abc")  # 'https://***@host/x?token=***'
     """
     text = _USERINFO.sub(f"//{MASK}@", text)
+    text = _FRAGMENT.sub(f"#{MASK}", text)
     text = _QUERY_VALUE.sub(rf"\1{MASK}", text)
     return _SECRET_PARAMETER.sub(rf"\1{MASK}", text)
 
