@@ -37,6 +37,7 @@ from waap_sessions_tests.conftest import (
 from waap_sessions_tests.postgres import free_port
 from waap_sessions_tests.test_ui import ask
 
+# Beside test_ui's webserver on one worker: two webservers at once starve a small machine.
 pytestmark = pytest.mark.xdist_group("ui")
 ROOT = Path(__file__).resolve().parents[1]
 # Each secret is unique to this test run, so any trace of it is a leak.
