@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import dagster as dg
 from pydantic import Field
@@ -28,7 +28,7 @@ from waap_sessions.lake import (
     engine_connection,
 )
 from waap_sessions.models import settings_from_env, validate_parameters
-from waap_sessions.redact import mask
+from waap_sessions.redact import credential_in, mask
 from waap_sessions.warehouse import create_tables
 
 # The clients and the HTTP stack load when a run asks for a client, not with the code
@@ -43,9 +43,28 @@ if TYPE_CHECKING:
 
 
 class _MaskedResource(dg.ConfigurableResource[Any]):
-    """A resource whose repr masks credentials in its URLs: Dagster resolves EnvVars into
-    the fields before a run uses it, and a printed resource lands in logs and errors.
-    Secret fields themselves are left out of the repr (`repr=False`)."""
+    """A resource that shows no credential carried in its URL settings.
+
+    The UI shows a setting given as a value (not an EnvVar) as it is, so a URL setting
+    carrying a credential is refused on construction, the error masking it; that holds
+    too when a run builds the resource from its EnvVars' values. The repr masks them as
+    well, and leaves secret fields out (`repr=False`).
+    """
+
+    # The settings that are URLs or connection strings, which may carry a credential.
+    url_fields: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, **data: Any) -> None:
+        problems = [
+            (name, f"must not hold {credential} (got {mask(value)!r})")
+            for name in self.url_fields
+            if isinstance(value := data.get(name), str)
+            and not isinstance(value, dg.EnvVar)
+            and (credential := credential_in(value))
+        ]
+        if problems:
+            raise InvalidParameterError(f"{type(self).__name__} settings", problems)
+        super().__init__(**data)
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         for name, value in super().__repr_args__():
@@ -54,6 +73,8 @@ class _MaskedResource(dg.ConfigurableResource[Any]):
 
 class HttpResource(_MaskedResource):
     """What every API resource shares: where the API is and how hard to try."""
+
+    url_fields = ("base_url",)
 
     base_url: str
     connect_timeout_s: float = Field(default=5.0, description="Seconds to wait for a connection.")
@@ -249,6 +270,7 @@ class WarehouseResource(_MaskedResource):
                 return dict(rows.fetchall())
     """
 
+    url_fields = ("catalog", "data_path")
     catalog: str = Field(
         default=DEFAULT_CATALOG, description=LakeSettings.model_fields["catalog"].description
     )

@@ -16,6 +16,7 @@ from waap_sessions import (
 )
 from waap_sessions.accesswatch import ACCESSWATCH_BASE_URL
 from waap_sessions.errors import InvalidParameterError, WaapSessionsError
+from waap_sessions.models import validate_parameters
 from waap_sessions.redact import mask
 from waap_sessions.simulator import ScriptedFault
 from waap_sessions_tests.conftest import CONFIG
@@ -87,33 +88,49 @@ def test_resource_config_shows_env_var_names_not_values(monkeypatch, field):
 
 def test_an_initialized_resource_shows_no_credential_in_its_repr():
     appgate = AppgateSdpResource(
-        base_url=f"https://controller:8443/admin?token={TOKEN}",
+        base_url=f"https://controller:8443/admin?code={TOKEN}",
         username=f"user-{TOKEN}",
         password=f"password-{TOKEN}",
         token=TOKEN,
     )
-    warehouse = WarehouseResource(
-        catalog=f"postgres:postgresql://waap:{TOKEN}@db/waap",
-        data_path=f"s3://bucket/waap/?X-Amz-Signature={TOKEN}",
-        catalog_password=TOKEN,
-    )
+    warehouse = WarehouseResource(catalog_password=TOKEN)
     for resource in (appgate, warehouse):
         assert TOKEN not in repr(resource) + str(resource)
-    assert "controller:8443/admin?token=***" in repr(appgate)
+    assert "controller:8443/admin?code=***" in repr(appgate)
+
+
+@pytest.mark.parametrize(
+    ("resource", "field", "value"),
+    [
+        (GcoreWaapResource, "base_url", f"https://user:{TOKEN}@api.gcore.com"),
+        (AccessWatchResource, "base_url", f"https://api.access.watch/?access_token={TOKEN}"),
+        (WarehouseResource, "catalog", f"postgres:postgresql://waap:{TOKEN}@db/waap"),
+        (WarehouseResource, "data_path", f"s3://bucket/waap/?X-Amz-Signature={TOKEN}"),
+    ],
+)
+def test_a_credential_written_into_a_resource_is_refused_before_the_ui_shows_it(
+    resource, field, value
+):
+    with pytest.raises(InvalidParameterError) as raised:
+        resource(**{field: value, **({"api_key": "k"} if field == "base_url" else {})})
+    assert raised.value.fields == (field,)
+    assert "must not hold" in str(raised.value)
+    assert "(got '" in str(raised.value)
+    assert TOKEN not in str(raised.value) + "".join(traceback.format_exception(raised.value))
 
 
 @pytest.mark.parametrize(
     "base_url",
     [
         f"https://user:{TOKEN}@api.gcore.com",
-        f"https://api.gcore.com/?access_token={TOKEN}",
+        f"https://api.gcore.com/?code={TOKEN}",
         f"https://api.gcore.com#{TOKEN}",
         f"api.gcore.com?key={TOKEN}",
     ],
 )
 def test_a_bad_base_url_names_the_setting_and_rule_and_masks_credentials(base_url):
     with pytest.raises(InvalidParameterError) as raised:
-        GcoreWaapResource(api_key="k", base_url=base_url).get_client()
+        validate_parameters(HttpSettings, {"base_url": base_url}, "Gcore settings")
     assert raised.value.fields == ("base_url",)
     assert "must be http(s)://host[:port][/path], without user:password@, query" in str(
         raised.value
@@ -133,7 +150,7 @@ def test_a_bad_base_url_names_the_setting_and_rule_and_masks_credentials(base_ur
 )
 def test_a_secret_bearing_lake_setting_is_refused_without_echoing_it(field, value, rule):
     with pytest.raises(InvalidParameterError) as raised:
-        WarehouseResource(**{field: value}).lake_settings()
+        validate_parameters(LakeSettings, {field: value}, "warehouse settings")
     assert raised.value.fields == (field,)
     assert rule in str(raised.value)
     assert TOKEN not in str(raised.value)
