@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from waap_sessions.http_core import HttpSettings
 
 
-class _MaskedResource(dg.ConfigurableResource[Any]):
+class _CredentialSafeResource(dg.ConfigurableResource[Any]):
     """A resource that shows no credential carried in its URL settings.
 
     The UI shows a setting given as a value (not an EnvVar) as it is, so a URL setting
@@ -71,7 +71,7 @@ class _MaskedResource(dg.ConfigurableResource[Any]):
             yield name, mask(value) if isinstance(value, str) else value
 
 
-class HttpResource(_MaskedResource):
+class HttpResource(_CredentialSafeResource):
     """What every API resource shares: where the API is and how hard to try."""
 
     url_fields = ("base_url",)
@@ -254,7 +254,7 @@ class AppgateSdpResource(HttpResource):
         return cls(**{**settings, **secrets, **overrides})
 
 
-class WarehouseResource(_MaskedResource):
+class WarehouseResource(_CredentialSafeResource):
     """The DuckLake warehouse: many runs write it and many readers read it at once.
 
     Connections come from one DuckDB engine per process with the lake attached as `waap`
