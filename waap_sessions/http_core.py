@@ -15,7 +15,6 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
-import re
 import threading
 import time
 from collections import Counter, deque
@@ -36,12 +35,12 @@ from waap_sessions.errors import (
     api_error_class,
     field_errors,
 )
+from waap_sessions.redact import check_base_url
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = f"waap-sessions/{version('waap-sessions')}"
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
-_BASE_URL = re.compile(r"^https?://[^\s/@?#]+(/[^\s@?#]*)?$")
 
 ItemT = TypeVar("ItemT")
 ResultT = TypeVar("ResultT")
@@ -77,13 +76,7 @@ class HttpSettings(BaseModel):
     @field_validator("base_url")
     @classmethod
     def _plain_url(cls, value: str) -> str:
-        # No user:password@, query or fragment: a base URL is shown and logged, so it
-        # must not carry a credential (the clients send theirs in headers).
-        if not _BASE_URL.match(value):
-            raise ValueError(
-                "must be http(s)://host[:port][/path], without user:password@, query or fragment"
-            )
-        return value.rstrip("/")
+        return check_base_url(value).rstrip("/")
 
 
 @dataclass

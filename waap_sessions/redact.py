@@ -3,7 +3,8 @@
 A base URL, a catalog or a data path is shown in the UI, printed in reprs and quoted in
 errors, so one that carries a credential (`https://user:pw@host`, `?token=...`,
 `md:lake?motherduck_token=...`, a libpq `password=...`) would leak it. The settings refuse
-such values (`credential_in`), and a refusal quotes the value only through `mask`.
+such values (`check_base_url`, `credential_in`), and a refusal quotes the value only
+through `mask`. Plain `re` only: a code location checks its settings when it loads.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ _SECRET_NAME = r"[\w.-]*(?:pass(?:word)?|pwd|secret|token|api[_-]?key|signature|
 _SECRET_PARAMETER = re.compile(rf"(?<![\w.-])({_SECRET_NAME}\s*=\s*)[^\s&#'\"]+", re.IGNORECASE)
 # A password in a URL's userinfo: `//user:password@`.
 _USERINFO_PASSWORD = re.compile(r"//[^/@\s:]*:[^/@\s]*@")
+# A base URL: scheme, host, optional port and path; no userinfo, query or fragment.
+_BASE_URL = re.compile(r"^https?://[^\s/@?#]+(/[^\s@?#]*)?$")
 
 
 def mask(text: str) -> str:
@@ -45,3 +48,16 @@ def credential_in(value: str) -> str | None:
         name = match.group(1).split("=")[0].strip()
         return f"a secret parameter ({name}=)"
     return None
+
+
+def check_base_url(value: str) -> str:
+    """`value` if it is a plain API base URL, else ValueError saying the rule (not the value).
+
+    No user:password@, query or fragment: a base URL is shown and logged, and the clients
+    send their credentials in headers.
+    """
+    if not _BASE_URL.match(value):
+        raise ValueError(
+            "must be http(s)://host[:port][/path], without user:password@, query or fragment"
+        )
+    return value

@@ -27,8 +27,8 @@ from waap_sessions.lake import (
     LakeSettings,
     engine_connection,
 )
-from waap_sessions.models import settings_from_env, validate_parameters
-from waap_sessions.redact import credential_in, mask
+from waap_sessions.models import validate_parameters
+from waap_sessions.redact import check_base_url, credential_in, mask
 from waap_sessions.warehouse import create_tables
 
 # The clients and the HTTP stack load when a run asks for a client, not with the code
@@ -101,11 +101,13 @@ def base_url_from_env(variable: str, what: str, default: str | None = None) -> s
     variable, with any credential in it masked. Without a default, an unset variable
     stays an EnvVar, and a run fails naming it.
     """
-    from waap_sessions.http_core import HttpSettings
-
-    if not os.environ.get(variable):
+    value = os.environ.get(variable)
+    if not value:
         return default or dg.EnvVar(variable)
-    settings_from_env(HttpSettings, {"base_url": variable}, what)
+    try:
+        check_base_url(value)
+    except ValueError as error:
+        raise InvalidParameterError(what, [(variable, f"{error} (got {mask(value)!r})")]) from None
     return dg.EnvVar(variable)
 
 

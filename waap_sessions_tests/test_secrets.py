@@ -1,7 +1,11 @@
 """No secret in a log line, an exception, a traceback or a repr, on any path."""
 
 import logging
+import os
+import subprocess
+import sys
 import traceback
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -211,3 +215,24 @@ def test_the_component_takes_a_base_url_or_its_variable_not_both():
     assert "gcore_base_url: give it or gcore_base_url_env, not both" in str(
         cause(caught.value, InvalidParameterError)
     )
+
+
+def test_checking_base_url_variables_at_load_imports_no_http_stack(tmp_path):
+    probe = """
+import os, sys
+os.environ["GCORE_BASE_URL"] = os.environ["ACCESSWATCH_BASE_URL"] = "http://127.0.0.1:9/api"
+from waap_sessions.resources import AccessWatchResource, GcoreWaapResource
+GcoreWaapResource.from_env(), AccessWatchResource.from_env()
+print("httpx" in sys.modules)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        # This checkout's package, whichever one is installed.
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(Path(__file__).parents[1])},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert done.stdout.strip() == "False"
