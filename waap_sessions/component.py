@@ -402,29 +402,29 @@ class WaapSessionsComponent(dg.Component, dg.Model, dg.Resolvable):
         return WarehouseResource(
             catalog=catalog,
             data_path=data_path,
-            catalog_password=_from_variable(self.catalog_password_env),
+            catalog_password=_secret(self.catalog_password_env),
         )
 
     def gcore_resource(self) -> GcoreWaapResource:
         return GcoreWaapResource(
             api_key=dg.EnvVar(self.gcore_api_key_env),
-            base_url=_from_variable(self.gcore_base_url_env) or self.gcore_base_url,
+            base_url=_secret(self.gcore_base_url_env) or self.gcore_base_url,
             **self._http(self.gcore_http),
         )
 
     def accesswatch_resource(self) -> AccessWatchResource:
         return AccessWatchResource(
             api_key=dg.EnvVar(self.accesswatch_api_key_env),
-            base_url=_from_variable(self.accesswatch_base_url_env) or self.accesswatch_base_url,
+            base_url=_secret(self.accesswatch_base_url_env) or self.accesswatch_base_url,
             **self._http(self.accesswatch_http),
         )
 
     def appgate_resource(self) -> AppgateSdpResource:
         return AppgateSdpResource(
             base_url=dg.EnvVar(self.appgate_url_env),
-            username=_from_variable(self.appgate_username_env),
-            password=_from_variable(self.appgate_password_env),
-            token=_from_variable(self.appgate_token_env),
+            username=_secret(self.appgate_username_env),
+            password=_secret(self.appgate_password_env),
+            token=_secret(self.appgate_token_env),
             provider=self.appgate_provider,
             api_version=self.appgate_api_version,
             **self._http(self.appgate_http),
@@ -455,6 +455,7 @@ def _problems(
     return []
 
 
-def _from_variable(variable: str | None) -> str | None:
-    """A resource field read from a variable: its name as an EnvVar, or nothing."""
+def _secret(variable: str | None) -> str | None:
+    """A resource field read from a variable (a secret, or a URL kept out of the defs.yaml):
+    its name as an EnvVar, or nothing."""
     return dg.EnvVar(variable) if variable else None
