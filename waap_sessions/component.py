@@ -5,7 +5,8 @@
 writes a defs.yaml to start from. Its attributes are the whole configuration: the
 component does NOT read the `WAAP_*` environment variables that `waap_sessions.definitions`
 reads, so what the defs.yaml says is what loads, whatever the environment. The
-environment holds only what a defs.yaml must not: secrets. Each `*_env` attribute
+environment holds only what a defs.yaml must not: secrets, and any URL a deployment
+keeps out of it (`appgate_url_env`, `gcore_base_url_env`, ...). Each `*_env` attribute
 names the variable that holds one, and the resource reads it through `dg.EnvVar` when a
 run needs it, so the UI shows the name and never the value (a `{{ env.X }}` template
 would be resolved when the project loads and shown in plain text). The one other look at
@@ -204,6 +205,11 @@ attributes:
 
   # The variables that hold the credentials: their names, never their values.
   gcore_api_key_env: {fields["gcore_api_key_env"].default}
+  # The API base URLs, each given here or read from a variable when a run starts:
+  # gcore_base_url: {GCORE_BASE_URL}
+  # gcore_base_url_env: GCORE_BASE_URL
+  # accesswatch_base_url: {ACCESSWATCH_BASE_URL}
+  # accesswatch_base_url_env: ACCESSWATCH_BASE_URL
   accesswatch_api_key_env: {fields["accesswatch_api_key_env"].default}
   appgate_url_env: {fields["appgate_url_env"].default}
   appgate_username_env: {fields["appgate_username_env"].default}
@@ -282,11 +288,21 @@ class WaapSessionsComponent(dg.Component, dg.Model, dg.Resolvable):
         default=None, description="The variable holding a PostgreSQL catalog's password."
     )
     gcore_base_url: str = Field(default=GCORE_BASE_URL, description="Gcore API base URL.")
+    gcore_base_url_env: str | None = Field(
+        default=None,
+        description="The variable holding the Gcore API base URL, read when a run starts, "
+        "instead of gcore_base_url.",
+    )
     gcore_api_key_env: str = Field(
         default="GCORE_API_KEY", description="The variable holding the Gcore API key."
     )
     accesswatch_base_url: str = Field(
         default=ACCESSWATCH_BASE_URL, description="Access Watch API base URL."
+    )
+    accesswatch_base_url_env: str | None = Field(
+        default=None,
+        description="The variable holding the Access Watch API base URL, read when a run "
+        "starts, instead of accesswatch_base_url.",
     )
     accesswatch_api_key_env: str = Field(
         default="ACCESSWATCH_API_KEY", description="The variable holding the Access Watch key."
@@ -384,6 +400,8 @@ class WaapSessionsComponent(dg.Component, dg.Model, dg.Resolvable):
         problems += _problems(LakeSettings, {"catalog": self.catalog, "data_path": self.data_path})
         for name in ("gcore_base_url", "accesswatch_base_url"):
             problems += _problems(HttpSettings, {"base_url": getattr(self, name)}, name)
+            if name in self.model_fields_set and getattr(self, name + "_env"):
+                problems.append((name, f"give it or {name}_env, not both"))
         for block in _HTTP_BLOCKS:
             problems += _problems(_HTTP_LIMITS, getattr(self, block).given(), block + ".{}")
         if not self.appgate_provider.strip():
@@ -432,14 +450,14 @@ class WaapSessionsComponent(dg.Component, dg.Model, dg.Resolvable):
     def gcore_resource(self) -> GcoreWaapResource:
         return GcoreWaapResource(
             api_key=dg.EnvVar(self.gcore_api_key_env),
-            base_url=self.gcore_base_url,
+            base_url=_secret(self.gcore_base_url_env) or self.gcore_base_url,
             **self._http(self.gcore_http),
         )
 
     def accesswatch_resource(self) -> AccessWatchResource:
         return AccessWatchResource(
             api_key=dg.EnvVar(self.accesswatch_api_key_env),
-            base_url=self.accesswatch_base_url,
+            base_url=_secret(self.accesswatch_base_url_env) or self.accesswatch_base_url,
             **self._http(self.accesswatch_http),
         )
 
@@ -458,7 +476,7 @@ class WaapSessionsComponent(dg.Component, dg.Model, dg.Resolvable):
         return {**self.http.given(), **specific.given()}
 
     def _variables(self) -> dict[str, str | None]:
-        """Every `*_env` attribute by name: the variables that hold secrets."""
+        """Every `*_env` attribute by name: the variables that hold secrets and URLs."""
         return {
             name: getattr(self, name) for name in type(self).model_fields if name.endswith("_env")
         }
@@ -531,5 +549,6 @@ def _validation_error_in(error: BaseException) -> ValidationError | None:
 
 
 def _secret(variable: str | None) -> str | None:
-    """A secret's resource field: its variable's name as an EnvVar, or nothing."""
+    """A resource field read from a variable (a secret, or a URL kept out of the defs.yaml):
+    its name as an EnvVar, or nothing."""
     return dg.EnvVar(variable) if variable else None

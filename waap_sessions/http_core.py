@@ -37,6 +37,7 @@ from waap_sessions.errors import (
     field_errors,
 )
 from waap_sessions.models import parse_response
+from waap_sessions.redact import check_base_url
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +59,10 @@ class HttpSettings(BaseModel):
         client = GcoreWaapClient(os.environ["GCORE_API_KEY"], settings)
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # hide_input_in_errors: pydantic's own message would quote a credential-bearing URL.
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
-    base_url: str = Field(pattern=r"^https?://[^\s/@]+(/[^\s@]*)?$")
+    base_url: str
     connect_timeout_s: float = Field(default=5.0, gt=0, le=300)
     read_timeout_s: float = Field(default=120.0, gt=0, le=3600)
     # The most one exchange may take, its whole body included: a body that trickles in,
@@ -78,8 +80,8 @@ class HttpSettings(BaseModel):
 
     @field_validator("base_url")
     @classmethod
-    def _strip_trailing_slash(cls, value: str) -> str:
-        return value.rstrip("/")
+    def _plain_url(cls, value: str) -> str:
+        return check_base_url(value).rstrip("/")
 
 
 @dataclass

@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from waap_sessions.errors import InvalidParameterError, WarehouseConflictError, WarehouseError
 from waap_sessions.models import settings_from_env
+from waap_sessions.redact import credential_in
 from waap_sessions.sql import literal, quoted
 
 # DuckDB and tenacity load with the first connection: settings alone (a code location
@@ -93,7 +94,8 @@ class LakeSettings(BaseModel):
             print(lake.sql("SELECT count(*) FROM gcore_requests").fetchone())
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # hide_input_in_errors: pydantic's own message would quote a credential-bearing URL.
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     catalog: str = Field(
         default=DEFAULT_CATALOG,
@@ -117,10 +119,10 @@ class LakeSettings(BaseModel):
             )
         if value.startswith("sqlite:") and not value.removeprefix("sqlite:").strip():
             raise ValueError("must name the SQLite file, as in 'sqlite:data/waap_catalog.sqlite'")
-        if re.search(r"\bpassword\s*=", value, re.IGNORECASE):
+        if credential := credential_in(value):
             raise ValueError(
-                "must not hold a password: give it in WAAP_DUCKLAKE_CATALOG_PASSWORD, which "
-                "stays a secret"
+                f"must not hold {credential}: give the password in "
+                "WAAP_DUCKLAKE_CATALOG_PASSWORD, which stays a secret"
             )
         if value.startswith("sqlite:"):
             blocked = _file_in_the_way(Path(value.removeprefix("sqlite:").strip()).parent)
@@ -133,6 +135,10 @@ class LakeSettings(BaseModel):
     def _folder(cls, value: str) -> str:
         if not value.strip() or "'" in value:
             raise ValueError("must be a folder or an object-store prefix without quotes")
+        if credential := credential_in(value):
+            raise ValueError(
+                f"must not hold {credential}: object-store keys come from the AWS_* variables"
+            )
         if not value.startswith(REMOTE_PREFIXES):
             blocked = _file_in_the_way(Path(value))
             if blocked:

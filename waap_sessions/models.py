@@ -13,7 +13,6 @@ every response model follows:
 from __future__ import annotations
 
 import os
-import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,11 +22,9 @@ from typing import Any, TypeVar, get_args
 from pydantic import BaseModel, ConfigDict, SecretStr, TypeAdapter, ValidationError
 
 from waap_sessions.errors import ApiTransportError, InvalidParameterError, ResponseFormatError
+from waap_sessions.redact import mask
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
-_URL_CREDENTIALS = re.compile(r"//[^/@\s'\"]*@")
-# A libpq-style `password=...` (a catalog connection string) is a credential too.
-_PASSWORD_PARAMETER = re.compile(r"(password\s*=\s*)[^\s'\"]+", re.IGNORECASE)
 ParsedT = TypeVar("ParsedT")
 
 
@@ -141,10 +138,8 @@ def _describe(model: type[BaseModel], error: Mapping[str, Any]) -> tuple[str, st
     name = field + "".join(f"[{part}]" for part in location[1:])
     message = str(error["msg"])
     if error["type"] != "missing" and "input" in error and not _is_secret(model, field):
-        # A URL may carry credentials (`https://user:password@host`), and a connection
-        # string a `password=`: never echo them.
-        shown = _URL_CREDENTIALS.sub("//***@", repr(error["input"]))
-        message += " (got " + _PASSWORD_PARAMETER.sub(r"\1***", shown) + ")"
+        # A URL or a connection string may carry credentials: never echo them.
+        message += f" (got {mask(repr(error['input']))})"
     return name, message
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import dagster as dg
 from pydantic import Field
@@ -28,6 +28,7 @@ from waap_sessions.lake import (
     engine_connection,
 )
 from waap_sessions.models import validate_parameters
+from waap_sessions.redact import check_base_url, credential_in, mask
 from waap_sessions.warehouse import create_tables
 
 # The clients and the HTTP stack load when a run asks for a client, not with the code
@@ -41,8 +42,39 @@ if TYPE_CHECKING:
     from waap_sessions.http_core import HttpSettings
 
 
-class HttpResource(dg.ConfigurableResource[Any]):
+class _CredentialSafeResource(dg.ConfigurableResource[Any]):
+    """A resource that shows no credential carried in its URL settings.
+
+    The UI shows a setting given as a value (not an EnvVar) as it is, so a URL setting
+    carrying a credential is refused on construction, the error masking it; that holds
+    too when a run builds the resource from its EnvVars' values. The repr masks them as
+    well, and leaves secret fields out (`repr=False`).
+    """
+
+    # The settings that are URLs or connection strings, which may carry a credential.
+    url_fields: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, **data: Any) -> None:
+        problems = [
+            (name, f"must not hold {credential} (got {mask(value)!r})")
+            for name in self.url_fields
+            if isinstance(value := data.get(name), str)
+            and not isinstance(value, dg.EnvVar)
+            and (credential := credential_in(value))
+        ]
+        if problems:
+            raise InvalidParameterError(f"{type(self).__name__} settings", problems)
+        super().__init__(**data)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield name, mask(value) if isinstance(value, str) else value
+
+
+class HttpResource(_CredentialSafeResource):
     """What every API resource shares: where the API is and how hard to try."""
+
+    url_fields = ("base_url",)
 
     base_url: str
     connect_timeout_s: float = Field(default=5.0, description="Seconds to wait for a connection.")
@@ -64,6 +96,24 @@ class HttpResource(dg.ConfigurableResource[Any]):
 
         values = {name: getattr(self, name) for name in HttpResource.model_fields}
         return validate_parameters(HttpSettings, values, f"{type(self).__name__} settings")
+
+
+def base_url_from_env(variable: str, what: str, default: str | None = None) -> str:
+    """The base URL as `dg.EnvVar(variable)`, or `default` when the variable is unset.
+
+    As an EnvVar the UI shows the variable's name and a run reads its value when it
+    starts. A value that is set is checked now, so a bad one fails the load naming the
+    variable, with any credential in it masked. Without a default, an unset variable
+    stays an EnvVar, and a run fails naming it.
+    """
+    value = os.environ.get(variable)
+    if not value:
+        return default or dg.EnvVar(variable)
+    try:
+        check_base_url(value)
+    except ValueError as error:
+        raise InvalidParameterError(what, [(variable, f"{error} (got {mask(value)!r})")]) from None
+    return dg.EnvVar(variable)
 
 
 class GcoreWaapResource(HttpResource):
@@ -93,9 +143,11 @@ class GcoreWaapResource(HttpResource):
     def from_env(cls, **overrides: Any) -> GcoreWaapResource:
         """GCORE_API_KEY (required) and GCORE_BASE_URL, the names Gcore's own client reads."""
         return cls(
-            api_key=dg.EnvVar("GCORE_API_KEY"),
-            base_url=os.environ.get("GCORE_BASE_URL") or GCORE_BASE_URL,
-            **overrides,
+            **{
+                "api_key": dg.EnvVar("GCORE_API_KEY"),
+                "base_url": base_url_from_env("GCORE_BASE_URL", "Gcore settings", GCORE_BASE_URL),
+                **overrides,
+            }
         )
 
 
@@ -126,9 +178,13 @@ class AccessWatchResource(HttpResource):
     def from_env(cls, **overrides: Any) -> AccessWatchResource:
         """ACCESSWATCH_API_KEY (required) and ACCESSWATCH_BASE_URL."""
         return cls(
-            api_key=dg.EnvVar("ACCESSWATCH_API_KEY"),
-            base_url=os.environ.get("ACCESSWATCH_BASE_URL") or ACCESSWATCH_BASE_URL,
-            **overrides,
+            **{
+                "api_key": dg.EnvVar("ACCESSWATCH_API_KEY"),
+                "base_url": base_url_from_env(
+                    "ACCESSWATCH_BASE_URL", "Access Watch settings", ACCESSWATCH_BASE_URL
+                ),
+                **overrides,
+            }
         )
 
 
@@ -148,7 +204,7 @@ class AppgateSdpResource(HttpResource):
         description="The controller's Admin API, e.g. https://controller.example.com:8443/admin."
     )
     username: str | None = Field(
-        default=None, description="Admin user name: EnvVar('APPGATE_USERNAME')."
+        default=None, description="Admin user name: EnvVar('APPGATE_USERNAME').", repr=False
     )
     password: str | None = Field(
         default=None, description="Admin password: EnvVar('APPGATE_PASSWORD').", repr=False
@@ -198,14 +254,14 @@ class AppgateSdpResource(HttpResource):
                 [("APPGATE_API_VERSION", f"must be a whole number such as 23 (got {version!r})")],
             )
         settings: dict[str, Any] = {
-            "base_url": dg.EnvVar("APPGATE_URL"),
+            "base_url": base_url_from_env("APPGATE_URL", "Appgate SDP settings"),
             "provider": os.environ.get("APPGATE_PROVIDER") or "local",
             "api_version": int(version),
         }
-        return cls(**settings, **secrets, **overrides)
+        return cls(**{**settings, **secrets, **overrides})
 
 
-class WarehouseResource(dg.ConfigurableResource[Any]):
+class WarehouseResource(_CredentialSafeResource):
     """The DuckLake warehouse: many runs write it and many readers read it at once.
 
     Connections come from one DuckDB engine per process with the lake attached as `waap`
@@ -221,6 +277,7 @@ class WarehouseResource(dg.ConfigurableResource[Any]):
                 return dict(rows.fetchall())
     """
 
+    url_fields = ("catalog", "data_path")
     catalog: str = Field(
         default=DEFAULT_CATALOG, description=LakeSettings.model_fields["catalog"].description
     )

@@ -92,4 +92,6 @@ def run_settings(
 ) -> ConfigT:
     """The step's own settings, once the whole run's config passed `check_run_config`."""
     check_run_config(context.run.run_config, classes)
-    return validate_parameters(config_class, context.op_execution_context.op_config or {}, "run config")
+    return validate_parameters(
+        config_class, context.op_execution_context.op_config or {}, "run config"
+    )

@@ -134,8 +134,8 @@ def test_no_rate_limit_means_no_wait():
 @pytest.mark.parametrize(
     ("values", "field", "limit"),
     [
-        ({"base_url": "ftp://example.com"}, "base_url", "pattern"),
-        ({"base_url": "https://user:secret@example.com"}, "base_url", "pattern"),
+        ({"base_url": "ftp://example.com"}, "base_url", "must be http(s)://host"),
+        ({"base_url": "https://user:secret@example.com"}, "base_url", "must be http(s)://host"),
         (
             {"base_url": "https://x", "max_in_flight": 0},
             "max_in_flight",
