@@ -317,7 +317,14 @@ def kill_run(
         os.kill(pid, signal.SIGKILL)
     else:
         step = f"{GCORE_REQUESTS.name}_checks"
-        wait_for(str(kill), lambda: step in steps_started(instance, tags))
+        # The event log is read every 50 ms, not 10: each look costs queries, and the
+        # check step lasts longer than that.
+        waited_for(
+            str(kill),
+            lambda: step in steps_started(instance, tags),
+            timeout_s=TIMEOUT_S,
+            poll_s=0.05,
+        )
         os.kill(pid, signal.SIGKILL)
     assert server.exit_code() == -signal.SIGKILL, kill
 
