@@ -5,8 +5,9 @@ Real processes throughout, with the repository's dagster.yaml: a `dagster-daemon
 run started by hand (`dagster asset materialize`) and runs launched into the queue
 (`dagster job launch`), all writing in one pool of one slot (`WAAP_POOL`), as a team
 that lets one writer at a time into the lake configures it. Each is killed with SIGKILL
-while it reads the simulator, holding the slot. Without run monitoring the killed runs
-stay STARTED, their slot stays taken and nothing queued ever starts.
+while it reads the simulator, holding the slot. With Dagster's defaults (checked: the
+dagster.yaml before run monitoring), the run started by hand stays STARTED, its slot
+stays taken and nothing queued ever starts.
 """
 
 from __future__ import annotations
