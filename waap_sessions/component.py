@@ -56,6 +56,7 @@ from waap_sessions.http_core import HttpSettings
 from waap_sessions.lake import DEFAULT_CATALOG, DEFAULT_DATA_PATH, LakeSettings
 from waap_sessions.models import validate_parameters
 from waap_sessions.partitions import default_start_date
+from waap_sessions.redact import mask
 from waap_sessions.resources import (
     AccessWatchResource,
     AppgateSdpResource,
@@ -516,7 +517,8 @@ def _one_line(error: ValidationError, what: str, prefix: str = "") -> InvalidAtt
 
     Only the most specific error of each attribute is kept: Dagster's model also offers
     every attribute as a template string, which fails too and would only add noise. The
-    value of an `*_env` attribute is never shown (a secret may have been pasted there).
+    value of an `*_env` attribute is never shown (a secret may have been pasted there),
+    and any other is shown masked (a URL may carry a token).
     """
     found: dict[str, tuple[str, bool]] = {}
     for detail in error.errors():
@@ -528,7 +530,7 @@ def _one_line(error: ValidationError, what: str, prefix: str = "") -> InvalidAtt
         name = prefix + "".join(parts).removeprefix(".")
         message = detail["msg"]
         if detail["type"] != "missing" and not name.endswith("_env"):
-            message += f" (got {detail['input']!r})"
+            message += f" (got {mask(repr(detail['input']))})"
         is_template_branch = bool(detail["loc"]) and detail["loc"][-1] == "str"
         if name not in found or found[name][1]:
             found[name] = (message, is_template_branch)

@@ -84,7 +84,7 @@ class HttpResource(_CredentialSafeResource):
         description="Seconds one request may take in all, its whole answer included; "
         "past it the request is tried again.",
     )
-    max_retries: int = Field(default=3, description="Retries of 408, 409, 429, 5xx and timeouts.")
+    max_retries: int = Field(default=6, description="Retries of 408, 409, 429, 5xx and timeouts.")
     requests_per_second: float | None = Field(
         default=None, description="Client-side rate limit; none when unset."
     )

@@ -24,8 +24,14 @@ BAD_ATTRIBUTES = [
     ("pool: 5", "pool", "5", "valid string"),
     ("catalog: ''", "catalog", "''", "must be 'sqlite:<file>'"),
     ('data_path: "it\'s"', "data_path", "it's", "without quotes"),
-    ("gcore_base_url: ftp://x", "gcore_base_url", "'ftp://x'", "should match pattern"),
-    ("accesswatch_base_url: api.access.watch", "accesswatch_base_url", "api.access", "pattern"),
+    ("gcore_base_url: ftp://x", "gcore_base_url", "'ftp://x'", "must be http(s)://host"),
+    ("accesswatch_base_url: api.access.watch", "accesswatch_base_url", "api.access", "http(s)"),
+    (
+        "gcore_base_url: https://api.gcore.com/?token=t0ken",
+        "gcore_base_url",
+        "'https://api.gcore.com/?token=***'",
+        "without user:password@, query or fragment",
+    ),
     ("appgate_api_version: x", "appgate_api_version", "'x'", "valid integer"),
     ("appgate_api_version: 19", "appgate_api_version", "19", "20 or more"),
     ("appgate_provider: ''", "appgate_provider", "", "must name the identity provider"),
@@ -54,6 +60,7 @@ def test_a_bad_defs_yaml_value_fails_in_one_line_naming_it(attributes, named, sh
     assert len(error.problems) == 1, error
     assert shown in str(error)
     assert rule in str(error)
+    assert "t0ken" not in "".join(traceback.format_exception(caught.value)), "a token is masked"
     shown_traceback = "".join(traceback.format_exception(caught.value))
     assert "validation errors for" not in shown_traceback, "pydantic's multi-line dump is gone"
 

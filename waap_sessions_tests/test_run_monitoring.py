@@ -1,5 +1,6 @@
 """Run monitoring: a run whose process is killed is marked failed, the pool slot it held is
-freed, the run queued behind it starts, and a launched run that was killed is retried.
+freed, the run queued behind it starts, a launched run that was killed is retried, and a
+run past its maximum runtime is terminated.
 
 Real processes throughout, with the repository's dagster.yaml: a `dagster-daemon run`, a
 run started by hand (`dagster asset materialize`) and runs launched into the queue
@@ -70,6 +71,7 @@ TIMEOUT_S = 240
 # Dagster's run tags (dagster._core.storage.tags, not exported).
 PARENT_RUN_TAG = "dagster/parent_run_id"
 RETRY_NUMBER_TAG = "dagster/retry_number"
+MAX_RUNTIME_TAG = "dagster/max_runtime"
 
 
 @pytest.fixture(scope="module")
@@ -137,9 +139,15 @@ def status(instance: dg.DagsterInstance, run_id: str) -> dg.DagsterRunStatus | N
     return run.status if run else None
 
 
-def launch(env: Mapping[str, str], run_id: str, key: dg.MultiPartitionKey, log: Path):
+def launch(
+    env: Mapping[str, str],
+    run_id: str,
+    key: dg.MultiPartitionKey,
+    log: Path,
+    tags: Mapping[str, str] | None = None,
+):
     """`dagster job launch` of one partition of gcore_partition_job, into the run queue."""
-    tags = request_partitions(SIMULATION_START).get_tags_for_partition_key(key)
+    tags = {**request_partitions(SIMULATION_START).get_tags_for_partition_key(key), **(tags or {})}
     command = [str(BIN / "dagster"), "job", "launch", "-w", "workspace.yaml"]
     command += ["-j", "gcore_partition_job", "--run-id", run_id, "--tags", json.dumps(tags)]
     return start(command, env, log)
@@ -204,8 +212,30 @@ def test_a_killed_run_is_failed_its_slot_freed_and_a_launched_one_retried(
                     None,
                 ),
             )
+            # A run that outlasts its maximum runtime (here a tag of 3 s; dagster.yaml sets
+            # 4 hours for every run) is terminated by the monitoring daemon: answers that
+            # take 30 s would hold its slot far longer.
+            simulator.faults.latency_s = 30
+            stuck_run = str(uuid.uuid4())
+            stuck = launch(
+                env,
+                stuck_run,
+                partition_key(day, by_hand),
+                tmp_path / "stuck.log",
+                tags={MAX_RUNTIME_TAG: "3"},
+            )
+            assert stuck.wait(timeout=TIMEOUT_S) == 0
+            wait_for(
+                "the stuck run is failed for its runtime",
+                lambda: status(instance, stuck_run) == dg.DagsterRunStatus.FAILURE,
+            )
         finally:
+            simulator.faults.latency_s = 0.5
             stop(processes)
+        assert any(
+            "Exceeded maximum runtime of 3 seconds" in (entry.message or "")
+            for entry in instance.all_logs(stuck_run)
+        )
         # Both killed runs were marked failed; only the launched one can be run again
         # (a run started by hand has no code location to run it from).
         assert status(instance, manual_run.run_id) == dg.DagsterRunStatus.FAILURE
