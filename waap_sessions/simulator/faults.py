@@ -1,4 +1,5 @@
-"""Faults on demand: latency, errors, rate limits, cut answers, arrivals, scripted answers.
+"""Faults on demand: latency and its spikes, errors, rate limits, cut, short and trickling
+answers, arrivals, scripted answers.
 
 `Faults` is a mutable settings object that tests change while the server runs;
 `FaultInjector` is the ASGI middleware that reads it on every API request. Faults touch
@@ -45,7 +46,27 @@ class Faults(BaseModel):
     error_rate: float = Field(0.0, ge=0, le=1, description="Share answered with error_status.")
     error_status: int = Field(503, ge=400, le=599)
     rate_limit_per_s: float | None = Field(None, gt=0, description="Beyond it: 429.")
-    truncate_rate: float = Field(0.0, ge=0, le=1, description="Share of 2xx bodies cut halfway.")
+    truncate_rate: float = Field(
+        0.0, ge=0, le=1, description="Share of 2xx bodies cut halfway by aborting the connection."
+    )
+    short_body_rate: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Share of 2xx bodies that end cleanly but at half their length, as a proxy "
+        "dropping the end sends them: a valid HTTP message whose Content-Length is the short "
+        "body's, the JSON cut midway.",
+    )
+    trickle_rate: float = Field(
+        0.0, ge=0, le=1, description="Share of 2xx bodies sent at trickle_bytes_per_s (a stall)."
+    )
+    trickle_bytes_per_s: float = Field(
+        1.0, gt=0, description="How fast a trickling body comes: each read gets a byte in time."
+    )
+    spike_rate: float = Field(
+        0.0, ge=0, le=1, description="Share of answers held back spike_s more (latency spikes)."
+    )
+    spike_s: float = Field(0.0, ge=0, description="The extra delay of a latency spike.")
     arrivals_per_request: int = Field(
         0, ge=0, description="New requests per domain, stamped now, before each analytics call."
     )
@@ -117,8 +138,11 @@ class FaultInjector:
         if not path.startswith(faults.path_prefix):
             await self._app(scope, receive, send)
             return
-        if faults.latency_s:
-            await asyncio.sleep(faults.latency_s)
+        delay_s = faults.latency_s
+        if faults.spike_rate and self._rng.random() < faults.spike_rate:
+            delay_s += faults.spike_s
+        if delay_s:
+            await asyncio.sleep(delay_s)
         injected = self._injected_error(path, faults)
         if injected is not None:
             await injected(scope, receive, send)
@@ -149,7 +173,7 @@ class FaultInjector:
         return None
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send, faults: Faults) -> None:
-        """Run the app, then pass its answer on whole or, by chance, cut in half."""
+        """Run the app, then pass its answer on whole or, by chance, cut, short or trickling."""
         messages: list[Message] = []
 
         async def keep(message: Message) -> None:
@@ -169,8 +193,54 @@ class FaultInjector:
                 {"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True}
             )
             raise TruncatedResponse(scope["path"])
+        if succeeded and faults.short_body_rate and self._rng.random() < faults.short_body_rate:
+            start, bodies = _cut_short(start, bodies)
+        if succeeded and faults.trickle_rate and self._rng.random() < faults.trickle_rate:
+            await send(start)
+            await _trickle(bodies, faults.trickle_bytes_per_s, receive, send)
+            return
         for message in (start, *bodies):
             await send(message)
+
+
+def _cut_short(start: Message, bodies: list[Message]) -> tuple[Message, list[Message]]:
+    """The answer with only the first half of its body, and a Content-Length that agrees."""
+    body = b"".join(message.get("body", b"") for message in bodies)
+    return _with_body(start, body[: len(body) // 2])
+
+
+async def _trickle(bodies: list[Message], bytes_per_s: float, receive: Receive, send: Send) -> None:
+    """Send the body a few bytes at a time at `bytes_per_s`, until it is sent or the client goes.
+
+    Every chunk comes well within a read timeout, so only a deadline on the whole request
+    ends the wait early.
+    """
+    body = b"".join(message.get("body", b"") for message in bodies)
+    chunk = max(1, int(bytes_per_s / 10))
+    disconnected = asyncio.ensure_future(_disconnect(receive))
+    try:
+        for offset in range(0, len(body), chunk):
+            if disconnected.done():
+                return
+            piece = body[offset : offset + chunk]
+            await send({"type": "http.response.body", "body": piece, "more_body": True})
+            await asyncio.sleep(len(piece) / bytes_per_s)
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    finally:
+        disconnected.cancel()
+
+
+async def _disconnect(receive: Receive) -> None:
+    """Return once the client has gone (what is left of the request body is skipped)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+def _with_body(start: Message, body: bytes) -> tuple[Message, list[Message]]:
+    """The answer start with a Content-Length for `body`, and `body` as its one message."""
+    headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+    headers.append((b"content-length", str(len(body)).encode()))
+    return {**start, "headers": headers}, [{"type": "http.response.body", "body": body}]
 
 
 def _with_extra_fields(
@@ -191,7 +261,4 @@ def _with_extra_fields(
             return [widen(item, is_record=True) for item in value]
         return value
 
-    body = json.dumps(widen(document)).encode()
-    headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
-    headers.append((b"content-length", str(len(body)).encode()))
-    return {**start, "headers": headers}, [{"type": "http.response.body", "body": body}]
+    return _with_body(start, json.dumps(widen(document)).encode())
