@@ -7,7 +7,9 @@ every request exactly once, none missing, none extra, none twice.
 
 - 5xx: 10% of API answers are 500s.
 - rate limit: the server answers 429 beyond 20 requests/s; the client keeps its defaults.
-- truncated: 2% of 2xx bodies cut halfway (the server aborts the connection).
+- truncated: 2% of 2xx bodies end cleanly at half their length (a proxy dropping the
+  end of a body: a valid HTTP message, its JSON cut midway).
+- latency spikes: 2% of answers held back SPIKE_S, beyond the client's read timeout.
 - server away: after a third of the row's pages the server stops, stays away a few
   seconds, and comes back on the same port with the same data.
 - arrivals: new requests arrive (stamped at the simulated now) on every analytics call,
@@ -37,8 +39,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -53,7 +53,7 @@ from urllib.parse import urlsplit
 import duckdb
 
 import waap_sessions
-from bench.speed import BIN, ROOT, Install, domain_ids, install, last_run
+from bench.speed import BIN, ROOT, Install, domain_ids, install, last_run, run_process
 from waap_sessions.simulator import Faults, Simulator, SimulatorConfig
 from waap_sessions.simulator.dataset import DAY_MS, to_ms
 
@@ -61,6 +61,7 @@ ASSET = "gcore_requests"
 REQUESTS_PATH = "/waap/v1/analytics/requests"
 PAGE_SIZE = 100
 READ_TIMEOUT_S = 4.0
+SPIKE_S = READ_TIMEOUT_S + 2  # a spike outlasts the read timeout
 AWAY_S = 3.0  # how long the server stays away
 RUN_TIMEOUT_S = 900.0  # a run still going after this is killed and counted as failed
 RERUNS = 1
@@ -101,7 +102,12 @@ class Fault:
 SINGLE_FAULTS = (
     Fault("5xx 10%", "5xx", {"error_rate": 0.1, "error_status": 500}),
     Fault("rate limit 20/s", "ratelimit", {"rate_limit_per_s": 20}),
-    Fault("truncated 2%", "truncated", {"truncate_rate": 0.02}),
+    Fault("truncated 2%", "truncated", {"short_body_rate": 0.02}),
+    Fault(
+        f"latency spikes 2% of {SPIKE_S:g} s",
+        "spikes",
+        {"spike_rate": 0.02, "spike_s": SPIKE_S},
+    ),
     Fault("server away & back", "away", {}, away=True),
     Fault("arrivals 5/request", "arrivals", {"arrivals_per_request": 5}),
 )
@@ -263,33 +269,19 @@ def run_range(target: Install, partitions: Sequence[Partition]) -> tuple[bool, s
     first, last = partitions[0].key, partitions[-1].key
     command = [str(BIN / "dagster"), "asset", "materialize", "-m", MODULE_NAME]
     command += ["--select", ASSET, "--partition-range", f"{first}...{last}"]
-    with tempfile.TemporaryFile() as output:
-        process = subprocess.Popen(  # noqa: S603 (our own command)
-            command,
-            cwd=ROOT,
-            env=target.env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            returncode = process.wait(timeout=RUN_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            returncode = process.wait()
-        output.seek(0)
-        text = output.read().decode(errors="replace")
-    return returncode == 0, text
+    try:
+        process = run_process(command, target.env, timeout_s=RUN_TIMEOUT_S)
+    except RuntimeError:  # killed: a run that hangs fails
+        return False, f"TimeoutError: the run was killed after {RUN_TIMEOUT_S:.0f} s"
+    return process.returncode == 0, process.output
 
 
 def failure_line(output: str) -> str:
-    """The error a failed run ended with: the last exception line not Dagster's own wrapper."""
-    errors = [
-        line.strip()
-        for line in output.splitlines()
-        if ERROR_LINE.match(line.strip()) and not line.strip().startswith("dagster.")
-    ]
-    lines = errors or output.strip().splitlines()[-1:] or ["(no output)"]
+    """The error a failed run ended with: the package's own if one shows, not Dagster's
+    wrapper or the library error under it."""
+    errors = [line.strip() for line in output.splitlines() if ERROR_LINE.match(line.strip())]
+    ours = [line for line in errors if line.startswith("waap_sessions.")]
+    lines = ours or errors or output.strip().splitlines()[-1:] or ["(no output)"]
     return lines[-1][:240]
 
 
