@@ -30,7 +30,7 @@ Printed at the end: one line per fault with partitions, rows expected, rows load
 duplicates, missing and unexpected rows, failed runs (of runs), the failed checks of
 gcore_requests in those runs, and wall time. Exit status 1 when a row is not exact.
 
-Run with `make soak` (about 5 minutes on 2 cores); `--only 5xx,away` runs some rows,
+Run with `make soak` (about 7 minutes on 2 cores); `--only 5xx,away` runs some rows,
 `--domains`, `--days` and `--rows` shrink or grow the matrix.
 """
 
@@ -176,6 +176,8 @@ class Outage(threading.Thread):
 
 @dataclass(frozen=True)
 class Partition:
+    """A partition of gcore_requests: one domain's UTC day."""
+
     day: date
     domain_id: int
 
