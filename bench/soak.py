@@ -252,6 +252,7 @@ class Result:
     unexpected: int = 0
     runs: int = 0
     failed_runs: int = 0
+    checks: int = 0
     checks_failed: int = 0
     seconds: float = 0.0
     outage: bool | None = None
@@ -321,6 +322,7 @@ def run_row(
             succeeded, output = run_range(target, partitions)
             record = last_run(target)
             result.runs += 1
+            result.checks += record.checks
             result.checks_failed += record.checks_failed
             if succeeded and record.succeeded:
                 break
@@ -376,7 +378,7 @@ def print_table(results: Sequence[Result], rerun_note: str) -> None:
         print(
             f"| {r.fault} | {r.partitions} | {r.expected:,} | {r.loaded:,} | {r.duplicates:,} | "
             f"{r.missing:,} | {r.unexpected:,} | {r.failed_runs} of {r.runs} | "
-            f"{r.checks_failed} | {r.seconds:.0f} s | {verdict} |"
+            f"{r.checks_failed} of {r.checks} | {r.seconds:.0f} s | {verdict} |"
         )
     for r in results:
         for number, error in enumerate(r.errors, start=1):
