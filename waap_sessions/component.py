@@ -77,6 +77,9 @@ class HttpAttributes(BaseModel):
     read_timeout_s: float | None = Field(
         default=None, description=HttpResource.model_fields["read_timeout_s"].description
     )
+    request_deadline_s: float | None = Field(
+        default=None, description=HttpResource.model_fields["request_deadline_s"].description
+    )
     max_retries: int | None = Field(
         default=None, description=HttpResource.model_fields["max_retries"].description
     )

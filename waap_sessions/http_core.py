@@ -1,10 +1,11 @@
 """The HTTP core every vendor client shares.
 
-One `HttpClient` per API: timeouts, retries with exponential backoff and jitter (on
-408, 409, 5xx and on transport failures), `Retry-After` and `retry-after-ms` honoured up
-to a cap, 429s waited out by every thread at once while the client learns the server's
-rate from them, an optional hard rate cap, a cap on requests in flight, error answers
-turned into typed `ApiError`s, and counters the assets report as metadata.
+One `HttpClient` per API: timeouts and a deadline on each whole exchange, retries with
+exponential backoff and jitter (on 408, 409, 5xx, on transport failures and on bodies
+that end before their JSON does), `Retry-After` and `retry-after-ms` honoured up to a
+cap, 429s waited out by every thread at once while the client learns the server's rate
+from them, an optional hard rate cap, a cap on requests in flight, error answers turned
+into typed `ApiError`s, and counters the assets report as metadata.
 
 Credentials travel only in headers set by an `httpx.Auth`; nothing here logs or raises
 a header, so no secret reaches a log line, an exception or run metadata.
@@ -26,7 +27,7 @@ from importlib.metadata import version
 from typing import Any, Self, TypeVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, field_validator
 
 from waap_sessions.errors import (
     ApiError,
@@ -35,6 +36,7 @@ from waap_sessions.errors import (
     api_error_class,
     field_errors,
 )
+from waap_sessions.models import parse_response
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,9 @@ class HttpSettings(BaseModel):
     base_url: str = Field(pattern=r"^https?://[^\s/@]+(/[^\s@]*)?$")
     connect_timeout_s: float = Field(default=5.0, gt=0, le=300)
     read_timeout_s: float = Field(default=120.0, gt=0, le=3600)
+    # The most one exchange may take, its whole body included: a body that trickles in,
+    # each read in time, is cut off here and retried. No single wait outlasts it either.
+    request_deadline_s: float = Field(default=120.0, gt=0, le=86_400)
     # Retries of errors; a 429 waited out as the server asked spends `max_rate_limit_wait_s`.
     max_retries: int = Field(default=3, ge=0, le=20)
     backoff_initial_s: float = Field(default=0.5, ge=0, le=60)
@@ -285,12 +290,15 @@ class HttpClient:
             base_url=settings.base_url,
             auth=auth,
             headers={"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})},
-            timeout=httpx.Timeout(settings.read_timeout_s, connect=settings.connect_timeout_s),
+            timeout=httpx.Timeout(
+                min(settings.read_timeout_s, settings.request_deadline_s),
+                connect=min(settings.connect_timeout_s, settings.request_deadline_s),
+            ),
             limits=httpx.Limits(
                 max_connections=settings.max_in_flight,
                 max_keepalive_connections=settings.max_in_flight,
             ),
-            event_hooks={"request": [self._count_request]},
+            event_hooks={"request": [self._start_request], "response": [self._bound_body]},
         )
 
     def __repr__(self) -> str:
@@ -318,6 +326,41 @@ class HttpClient:
         A 429 is waited out as the server asks, within `max_rate_limit_wait_s`; other
         retryable failures are tried again up to `max_retries` times.
         """
+        return self._exchange(method, path, params, json, _whole_response)
+
+    def fetch(
+        self,
+        method: str,
+        path: str,
+        adapter: TypeAdapter[ResultT],
+        *,
+        drift: Counter[str],
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+    ) -> ResultT:
+        """Send one request and parse its answer as `adapter`, counting drift in `drift`.
+
+        As `request`, and a body that is not complete JSON (cut short, or empty) is a
+        transport fault, retried as one; a body that parses but breaks the schema raises
+        ResponseFormatError at once, as trying again cannot change it.
+        """
+
+        def parse(response: httpx.Response) -> ResultT:
+            return parse_response(
+                adapter, response.content, vendor=self.vendor, method=method, path=path, drift=drift
+            )
+
+        return self._exchange(method, path, params, json, parse)
+
+    def _exchange(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        parse: Callable[[httpx.Response], ResultT],
+    ) -> ResultT:
+        """The retry loop of `request` and `fetch`: an answer counts once `parse` took it."""
         failures = refusals = 0
         rate_limit_wait_s = 0.0
         while True:
@@ -326,8 +369,8 @@ class HttpClient:
                 if response.status_code != 429:
                     self._rate_limiter.served(sent_at)
                 if response.is_success:
-                    return response
-                raise self._error_from(response, method)
+                    return parse(response)
+                raise self._error_from(response)
             except RateLimitError as error:
                 refusals += 1
                 delay = self._rate_limit_delay(error, sent_at, refusals)
@@ -363,13 +406,14 @@ class HttpClient:
         self.stats.add(bytes_received=response.num_bytes_downloaded)
         return sent_at, response
 
-    def _error_from(self, response: httpx.Response, method: str) -> ApiError:
+    def _error_from(self, response: httpx.Response) -> ApiError:
         title, detail, errors = _explain(response)
+        # The request that failed, which may be a login (a POST) inside an auth flow.
+        failed = response.request
         return api_error_class(response.status_code)(
             vendor=self.vendor,
-            method=method,
-            # The path of the request that failed, which may be a login inside an auth flow.
-            path=response.request.url.path,
+            method=failed.method,
+            path=failed.url.path,
             status=response.status_code,
             title=title,
             detail=detail,
@@ -377,8 +421,18 @@ class HttpClient:
             retry_after_s=parse_retry_after(response.headers),
         )
 
-    def _count_request(self, request: httpx.Request) -> None:
+    def _start_request(self, request: httpx.Request) -> None:
+        """Count each request sent, an auth flow's too, and start its deadline."""
         self.stats.add(requests=1)
+        request.extensions[_DEADLINE] = time.monotonic() + self.settings.request_deadline_s
+
+    def _bound_body(self, response: httpx.Response) -> None:
+        """Hold the answer's body to its request's deadline, checked as each piece arrives."""
+        stream = response.stream
+        assert isinstance(stream, httpx.SyncByteStream)  # a sync client reads sync streams
+        bounded = _DeadlineStream(stream, response.request, self.settings.request_deadline_s)
+        bounded.check()  # the headers themselves may come too late
+        response.stream = bounded
 
     def _retry_delay(self, error: ApiError | ApiTransportError, failures: int) -> float:
         """The wait the server asked for, else exponential backoff less up to a quarter."""
@@ -406,6 +460,44 @@ class HttpClient:
         return backoff * (1.0 - 0.25 * random.random())
 
 
+_DEADLINE = "waap_sessions.deadline"  # a request extension: when its answer must be whole
+
+
+class _DeadlineStream(httpx.SyncByteStream):
+    """A response body that fails with a ReadTimeout once its request's deadline passed.
+
+    httpx times each read, so a body trickling in, each piece in time, never ends; this
+    makes it a transport fault like any other timeout.
+    """
+
+    def __init__(
+        self, stream: httpx.SyncByteStream, request: httpx.Request, deadline_s: float
+    ) -> None:
+        self._stream = stream
+        self._request = request
+        self._deadline_s = deadline_s
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._stream:
+            self.check()
+            yield chunk
+
+    def check(self) -> None:
+        if time.monotonic() > self._request.extensions[_DEADLINE]:
+            raise httpx.ReadTimeout(
+                f"no complete answer within the request deadline "
+                f"(request_deadline_s={self._deadline_s:g})",
+                request=self._request,
+            )
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+def _whole_response(response: httpx.Response) -> httpx.Response:
+    return response
+
+
 class VendorClient:
     """What the three API clients share: one HttpClient to close, drift counted, `with`."""
 
@@ -422,6 +514,12 @@ class VendorClient:
 
     def close(self) -> None:
         self.http.close()
+
+    def get(
+        self, path: str, adapter: TypeAdapter[ResultT], params: Mapping[str, Any] | None = None
+    ) -> ResultT:
+        """GET `path`, parsed as `adapter`, its undocumented fields counted as drift."""
+        return self.http.fetch("GET", path, adapter, drift=self.schema_drift, params=params)
 
 
 def is_retryable(error: BaseException) -> bool:

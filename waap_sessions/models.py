@@ -16,7 +16,7 @@ from typing import Any, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, SecretStr, TypeAdapter, ValidationError
 
-from waap_sessions.errors import InvalidParameterError, ResponseFormatError
+from waap_sessions.errors import ApiTransportError, InvalidParameterError, ResponseFormatError
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 _URL_CREDENTIALS = re.compile(r"//[^/@\s'\"]*@")
@@ -63,12 +63,29 @@ def require_secret(value: str | SecretStr, what: str, field: str) -> SecretStr:
 
 
 def parse_response(
-    adapter: TypeAdapter[ParsedT], content: bytes, *, vendor: str, path: str, drift: Counter[str]
+    adapter: TypeAdapter[ParsedT],
+    content: bytes,
+    *,
+    vendor: str,
+    method: str,
+    path: str,
+    drift: Counter[str],
 ) -> ParsedT:
-    """Parse an answer body, count its undocumented fields, or raise ResponseFormatError."""
+    """Parse an answer body and count its undocumented fields.
+
+    A body that is not JSON at all (cut short on the way, or empty) raises
+    ApiTransportError: the answer did not arrive whole, and another try may bring it. A
+    body that parses but breaks the schema raises ResponseFormatError.
+    """
     try:
         parsed = adapter.validate_json(content)
     except ValidationError as exc:
+        unreadable = [error for error in exc.errors() if error["type"] == "json_invalid"]
+        if unreadable and not unreadable[0]["loc"]:
+            reason = f"the body is not whole JSON ({len(content)} bytes: {unreadable[0]['msg']})"
+            raise ApiTransportError(
+                vendor=vendor, method=method, path=path, reason=reason
+            ) from None
         problems = [
             f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
             for error in exc.errors()

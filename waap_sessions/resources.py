@@ -47,6 +47,11 @@ class HttpResource(dg.ConfigurableResource[Any]):
     base_url: str
     connect_timeout_s: float = Field(default=5.0, description="Seconds to wait for a connection.")
     read_timeout_s: float = Field(default=120.0, description="Seconds to wait for an answer.")
+    request_deadline_s: float = Field(
+        default=120.0,
+        description="Seconds one request may take in all, its whole answer included; "
+        "past it the request is tried again.",
+    )
     max_retries: int = Field(default=3, description="Retries of 408, 409, 429, 5xx and timeouts.")
     requests_per_second: float | None = Field(
         default=None, description="Client-side rate limit; none when unset."

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter
 from waap_sessions.accesswatch import ACCESSWATCH_BASE_URL
 from waap_sessions.accesswatch.models import Session, SessionsResponse
 from waap_sessions.http_core import HeaderAuth, HttpClient, HttpSettings, VendorClient
-from waap_sessions.models import parse_response, require_secret, validate_parameters
+from waap_sessions.models import require_secret, validate_parameters
 
 SESSIONS_PATH = "/sessions"
 
@@ -50,12 +50,4 @@ class AccessWatchClient(VendorClient):
     def get_sessions(self, limit: int = 100) -> list[Session]:
         """The current sessions, at most `limit` of them."""
         query = validate_parameters(SessionsQuery, {"limit": limit}, "Access Watch sessions")
-        response = self.http.request("GET", SESSIONS_PATH, params=query.model_dump())
-        parsed = parse_response(
-            _SESSIONS_RESPONSE,
-            response.content,
-            vendor="Access Watch",
-            path=SESSIONS_PATH,
-            drift=self.schema_drift,
-        )
-        return parsed.sessions
+        return self.get(SESSIONS_PATH, _SESSIONS_RESPONSE, params=query.model_dump()).sessions

@@ -119,7 +119,12 @@ class AppgateAuth(httpx.Auth):
         if not response.is_success:
             return None
         answer = parse_response(
-            _LOGIN_ANSWER, response.content, vendor="Appgate", path=LOGIN_PATH, drift=self._drift
+            _LOGIN_ANSWER,
+            response.content,
+            vendor="Appgate",
+            method="POST",
+            path=LOGIN_PATH,
+            drift=self._drift,
         )
         lifetime = _lifetime_s(answer.expires, response.headers.get("date"))
         with self._lock:
@@ -190,11 +195,4 @@ class AppgateSdpClient(VendorClient):
 
     def get_active_sessions_dashboard(self) -> ActiveSessionsDashboard:
         """Active-session totals by location and client version, as the controller sees now."""
-        response = self.http.request("GET", DASHBOARD_PATH)
-        return parse_response(
-            _DASHBOARD,
-            response.content,
-            vendor="Appgate",
-            path=DASHBOARD_PATH,
-            drift=self.schema_drift,
-        )
+        return self.get(DASHBOARD_PATH, _DASHBOARD)

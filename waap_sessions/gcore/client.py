@@ -27,7 +27,7 @@ from waap_sessions.http_core import (
     VendorClient,
     map_in_order,
 )
-from waap_sessions.models import parse_response, require_secret, validate_parameters
+from waap_sessions.models import require_secret, validate_parameters
 
 REQUESTS_PATH = "/waap/v1/analytics/requests"
 TOP_SESSIONS_PATH = "/waap/v1/ip-info/top-sessions"
@@ -35,7 +35,6 @@ DOMAINS_PATH = "/waap/v1/domains"
 PAGE_SIZE = 100
 MAX_OFFSET = 100_000
 
-ParsedT = TypeVar("ParsedT")
 PageT = TypeVar("PageT", RequestsPage, DomainsPage)
 
 _REQUESTS_PAGE = TypeAdapter(RequestsPage)
@@ -99,8 +98,7 @@ class GcoreWaapClient(VendorClient):
             "limit": 1,
             "offset": 0,
         }
-        response = self.http.request("GET", REQUESTS_PATH, params=params)
-        page = self._parse(_REQUESTS_PAGE, response.content, REQUESTS_PATH)
+        page = self.get(REQUESTS_PATH, _REQUESTS_PAGE, params=params)
         if page.count > len(page.results) or not page.results:
             return page.count
         return None
@@ -110,8 +108,7 @@ class GcoreWaapClient(VendorClient):
         query = validate_parameters(
             TopSessionsQuery, {"ip": ip, "domain_id": domain_id}, "Gcore IP Spotlight"
         )
-        response = self.http.request("GET", TOP_SESSIONS_PATH, params=query.model_dump(mode="json"))
-        return self._parse(_TOP_SESSIONS, response.content, TOP_SESSIONS_PATH)
+        return self.get(TOP_SESSIONS_PATH, _TOP_SESSIONS, params=query.model_dump(mode="json"))
 
     def iter_domains(self) -> Iterator[Domain]:
         """The account's protected domains, every page."""
@@ -162,13 +159,7 @@ class GcoreWaapClient(VendorClient):
     def _fetch_page(
         self, path: str, params: dict[str, Any], page_type: TypeAdapter[PageT], offset: int
     ) -> PageT:
-        response = self.http.request(
-            "GET", path, params={**params, "limit": PAGE_SIZE, "offset": offset}
-        )
-        return self._parse(page_type, response.content, path)
-
-    def _parse(self, adapter: TypeAdapter[ParsedT], content: bytes, path: str) -> ParsedT:
-        return parse_response(adapter, content, vendor="Gcore", path=path, drift=self.schema_drift)
+        return self.get(path, page_type, params={**params, "limit": PAGE_SIZE, "offset": offset})
 
 
 class RequestStream:

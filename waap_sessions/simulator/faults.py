@@ -46,6 +46,14 @@ class Faults(BaseModel):
     error_rate: float = Field(0.0, ge=0, le=1, description="Share answered with error_status.")
     error_status: int = Field(503, ge=400, le=599)
     rate_limit_per_s: float | None = Field(None, gt=0, description="Beyond it: 429.")
+    rate_limit_burst: float | None = Field(
+        None,
+        ge=1,
+        description="Requests the rate limit lets through at once; default: one second's worth.",
+    )
+    rate_limit_retry_after: bool = Field(
+        True, description="Whether a 429 says Retry-After (nginx's limit_req, for one, does not)."
+    )
     truncate_rate: float = Field(
         0.0, ge=0, le=1, description="Share of 2xx bodies cut halfway by aborting the connection."
     )
@@ -90,19 +98,19 @@ class TruncatedResponse(Exception):
 
 
 class _TokenBucket:
-    """A rate limit allowing short bursts of up to one second's worth of requests."""
+    """A rate limit allowing bursts of `burst` requests, by default one second's worth."""
 
     def __init__(self) -> None:
         self._tokens = 0.0
         self._refilled_at = time.monotonic()
-        self._rate: float | None = None
+        self._rate: tuple[float, float] | None = None  # (rate, capacity)
 
-    def retry_after_s(self, rate: float) -> int | None:
+    def retry_after_s(self, rate: float, burst: float | None = None) -> int | None:
         """None if a request may pass now, otherwise whole seconds to wait."""
         now = time.monotonic()
-        capacity = max(1.0, rate)
-        if rate != self._rate:
-            self._rate, self._tokens = rate, capacity
+        capacity = burst or max(1.0, rate)
+        if (rate, capacity) != self._rate:
+            self._rate, self._tokens = (rate, capacity), capacity
         self._tokens = min(capacity, self._tokens + (now - self._refilled_at) * rate)
         self._refilled_at = now
         if self._tokens >= 1:
@@ -164,9 +172,9 @@ class FaultInjector:
         if faults.fail_after == 0:
             return error_response(path, faults.error_status, "The service is down.")
         if faults.rate_limit_per_s is not None:
-            wait_s = self._bucket.retry_after_s(faults.rate_limit_per_s)
+            wait_s = self._bucket.retry_after_s(faults.rate_limit_per_s, faults.rate_limit_burst)
             if wait_s is not None:
-                headers = {"Retry-After": str(wait_s)}
+                headers = {"Retry-After": str(wait_s)} if faults.rate_limit_retry_after else {}
                 return error_response(path, 429, "Too many requests.", headers=headers)
         if faults.error_rate and self._rng.random() < faults.error_rate:
             return error_response(path, faults.error_status, "Injected failure.")
