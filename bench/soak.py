@@ -6,7 +6,8 @@ with one fault switched on, then compares the lake with the simulator's ground t
 every request exactly once, none missing, none extra, none twice.
 
 - 5xx: 10% of API answers are 500s.
-- rate limit: the server answers 429 beyond 20 requests/s; the client keeps its defaults.
+- rate limit: the server answers 429 beyond 20 requests/s, bursts of one, without
+  Retry-After (as nginx's limit_req does); the client keeps its defaults.
 - truncated: 2% of 2xx bodies end cleanly at half their length (a proxy dropping the
   end of a body: a valid HTTP message, its JSON cut midway).
 - latency spikes: 2% of answers held back SPIKE_S, beyond the client's read timeout.
@@ -101,7 +102,11 @@ class Fault:
 
 SINGLE_FAULTS = (
     Fault("5xx 10%", "5xx", {"error_rate": 0.1, "error_status": 500}),
-    Fault("rate limit 20/s", "ratelimit", {"rate_limit_per_s": 20}),
+    Fault(
+        "rate limit 20/s, no Retry-After",
+        "ratelimit",
+        {"rate_limit_per_s": 20, "rate_limit_burst": 1, "rate_limit_retry_after": False},
+    ),
     Fault("truncated 2%", "truncated", {"short_body_rate": 0.02}),
     Fault(
         f"latency spikes 2% of {SPIKE_S:g} s",
