@@ -150,7 +150,8 @@ def start_simulator(domains: int, days: int, rows: int) -> Simulator:
 
 class Outage(threading.Thread):
     """Stops the server once it has answered `after` API calls, and brings it back on the
-    same port, with the same data, `away_s` later."""
+    same port, with the same data, `away_s` after it began to stop (later, if stopping
+    took longer: the server first finishes the answers it holds)."""
 
     def __init__(self, simulator: Simulator, after: int, away_s: float) -> None:
         super().__init__(name="soak-outage", daemon=True)
@@ -158,17 +159,18 @@ class Outage(threading.Thread):
         self._after = after
         self._away_s = away_s
         self._cancelled = threading.Event()
-        self.happened = False
+        self.away_for_s: float | None = None  # once it happened: from stopping to serving
 
     def run(self) -> None:
         while not self._cancelled.wait(0.05):
             if len(self._simulator.request_log) >= self._after:
                 port = urlsplit(self._simulator.base_url).port
+                stopping = time.monotonic()
                 self._simulator.stop()
-                time.sleep(self._away_s)
+                time.sleep(max(0.0, stopping + self._away_s - time.monotonic()))
                 self._simulator.start(port=port or 0)
                 sync_clock(self._simulator)
-                self.happened = True
+                self.away_for_s = time.monotonic() - stopping
                 return
 
     def cancel(self) -> None:
@@ -260,6 +262,7 @@ class Result:
     checks: int = 0
     checks_failed: int = 0
     seconds: float = 0.0
+    away_for_s: float | None = None  # how long the server was away, if it went
     outage: bool | None = None
     errors: list[str] = field(default_factory=list)
 
@@ -336,7 +339,8 @@ def run_row(
     finally:
         if outage is not None:
             outage.cancel()
-            result.outage = outage.happened
+            result.away_for_s = outage.away_for_s
+            result.outage = outage.away_for_s is not None
         simulator.faults = Faults()
     result.seconds = time.perf_counter() - started
     expected = expected_ids(simulator, partitions, today)
@@ -386,6 +390,8 @@ def print_table(results: Sequence[Result], rerun_note: str) -> None:
             f"{r.checks_failed} of {r.checks} | {r.seconds:.0f} s | {verdict} |"
         )
     for r in results:
+        if r.away_for_s is not None:
+            print(f"- {r.fault}: the server was away {r.away_for_s:.1f} s")
         for number, error in enumerate(r.errors, start=1):
             print(f"- {r.fault}, failed run {number}: {error}")
 
