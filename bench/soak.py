@@ -31,7 +31,7 @@ Printed at the end: one line per fault with partitions, rows expected, rows load
 duplicates, missing and unexpected rows, failed runs (of runs), the failed checks of
 gcore_requests in those runs, and wall time. Exit status 1 when a row is not exact.
 
-Run with `make soak` (about 7 minutes on 2 cores); `--only 5xx,away` runs some rows,
+Run with `make soak` (about 8 minutes on 2 busy cores); `--only 5xx,away` runs some rows,
 `--domains`, `--days` and `--rows` shrink or grow the matrix.
 """
 
