@@ -140,6 +140,10 @@ class RateLimiter:
     MARGIN = 0.9  # of the measured rate, so the next 429 is a while off
     GROWTH = 1.1  # per second in which requests were held back
     WINDOW_S = 10.0  # at most this much history measures what the server served
+    # At least this much time measures it: a limit that allows no burst refuses the first
+    # requests sent together when one was served a few ms before; a floor of a second read
+    # that as one request a second, and the rate took a minute to climb back.
+    MIN_WINDOW_S = 0.1
 
     def __init__(self, per_second: float | None) -> None:
         self._ceiling = per_second
@@ -151,6 +155,12 @@ class RateLimiter:
         self._held_back = False
         self._served: deque[float] = deque()  # send times of answers since `_refused_at`
         self._lock = threading.Lock()
+
+    @property
+    def learned_per_second(self) -> float | None:
+        """The rate learned from the server's 429s; None before the first."""
+        with self._lock:
+            return self._learned
 
     def acquire(self) -> None:
         """Wait for this request's turn: after any pause, at the current rate."""
@@ -189,7 +199,7 @@ class RateLimiter:
             if self._refused_at is None or sent_at > self._refused_at:
                 if self._served:
                     since = self._served[0] if self._refused_at is None else self._refused_at
-                    window = min(max(now - since, 1.0), self.WINDOW_S)
+                    window = min(max(now - since, self.MIN_WINDOW_S), self.WINDOW_S)
                     self._learned = self.MARGIN * len(self._served) / window
                 self._refused_at = now
                 self._served.clear()

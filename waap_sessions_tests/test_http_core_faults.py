@@ -4,9 +4,11 @@ Real HTTP against the simulator's faults; each test checks the data that comes b
 against the simulator's own, not only that no error was raised.
 """
 
+import time
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+import dagster as dg
 import pytest
 from pydantic import TypeAdapter
 
@@ -20,10 +22,19 @@ from waap_sessions.errors import (
 )
 from waap_sessions.gcore import GcoreWaapClient, RequestStream
 from waap_sessions.gcore.models import RequestsPage
-from waap_sessions.http_core import HttpSettings
+from waap_sessions.http_core import HttpSettings, RateLimiter
 from waap_sessions.models import parse_response, validate_parameters
-from waap_sessions.simulator import Simulator
-from waap_sessions_tests.conftest import CONFIG, YESTERDAY, fast_settings
+from waap_sessions.simulator import Simulator, SimulatorConfig
+from waap_sessions_tests.conftest import (
+    CONFIG,
+    NOW,
+    YESTERDAY,
+    fast_settings,
+    gcore_ip_top_sessions,
+    gcore_requests,
+    pipeline_resources,
+    query,
+)
 
 DAY = timedelta(days=1)
 ANALYTICS = "/waap/v1/analytics/requests"
@@ -31,6 +42,10 @@ DOMAINS = "/waap/v1/domains"
 SESSIONS = "/1.1/sessions"
 LOGIN = "/admin/login"
 DASHBOARD = "/admin/stats/active-sessions/dashboard"
+# Dagster's run tags for the partition range a run loads (dagster._core.storage.tags, not
+# exported), as a backfill of many partitions in one run sets them.
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
 # Enough retries that a fault striking a third of the answers never exhausts them
 # (one request in half a million would fail).
 PATIENT = {"max_retries": 12}
@@ -59,18 +74,20 @@ def calls(simulator: Simulator, path: str) -> list[int]:
     return [entry.status for entry in simulator.request_log if entry.path == path]
 
 
+def ids_of_day(simulator: Simulator, domain_id: int, day: datetime) -> list[str]:
+    """The ids of a domain's requests in the UTC day starting at `day`, from the data set."""
+    start, end = (int(moment.timestamp() * 1000) for moment in (day, day + DAY))
+    rows = simulator.dataset.requests(domain_id)
+    return [row["id"] for row in rows if start <= row["request_time"] < end]
+
+
 def read_yesterday(simulator: Simulator, **settings: object) -> tuple[RequestStream, int]:
     """Read yesterday of the first domain with a patient client: its stream, and its retries.
 
     The rows must be the data set's own, oldest first, computed without the client.
     """
     domain_id = simulator.dataset.domains[0].id
-    start, end = (int(moment.timestamp() * 1000) for moment in (YESTERDAY, YESTERDAY + DAY))
-    expected = [
-        row["id"]
-        for row in simulator.dataset.requests(domain_id)
-        if start <= row["request_time"] < end
-    ]
+    expected = ids_of_day(simulator, domain_id, YESTERDAY)
     with gcore_client(simulator, **{**PATIENT, **settings}) as client:
         stream = client.iter_requests(YESTERDAY, YESTERDAY + DAY, domains=[domain_id])
         assert [row.id for row in stream] == expected
@@ -226,3 +243,60 @@ def test_a_refused_appgate_login_names_the_post_that_failed(simulator):
     assert (caught.value.method, caught.value.path) == ("POST", LOGIN)
     assert f"Appgate POST {LOGIN} failed with HTTP 401" in str(caught.value)
     assert calls(simulator, LOGIN) == [401]
+
+
+# --- a server rate limit -----------------------------------------------------------------
+
+
+def test_a_backfill_under_a_strict_rate_limit_loads_every_row_with_default_settings(tmp_path):
+    """20 requests a second, no burst and no Retry-After (as nginx's limit_req answers): a
+    run of four partitions with the resources' default settings loads each one exactly.
+
+    Once, 429s spent the three error retries within seconds and the runs failed."""
+    config = SimulatorConfig(seed=11, domains=2, days=2, requests_per_day=1000, now=NOW)
+    days = [YESTERDAY - DAY, YESTERDAY]
+    first, last = (day.date().isoformat() for day in days)
+    with Simulator(config) as simulator, dg.instance_for_test() as instance:
+        domains = sorted(str(domain.id) for domain in simulator.dataset.domains)
+        instance.add_dynamic_partitions("gcore_domains", domains)
+        simulator.faults.rate_limit_per_s = 20.0
+        simulator.faults.rate_limit_burst = 1.0
+        simulator.faults.rate_limit_retry_after = False
+
+        result = dg.materialize(
+            [gcore_requests, gcore_ip_top_sessions],
+            instance=instance,
+            resources=pipeline_resources(simulator, tmp_path),
+            tags={RANGE_START: f"{first}|{domains[0]}", RANGE_END: f"{last}|{domains[-1]}"},
+        )
+        expected = {
+            (day.date().isoformat(), int(domain)): len(ids_of_day(simulator, int(domain), day))
+            for day in days
+            for domain in domains
+        }
+        refused = calls(simulator, ANALYTICS).count(429)
+
+    assert result.success
+    loaded = query(
+        tmp_path,
+        "SELECT strftime(day, '%Y-%m-%d'), domain_id, count(*), count(DISTINCT id) "
+        "FROM gcore_requests GROUP BY ALL",
+    )
+    assert {(day, domain): (rows, unique) for day, domain, rows, unique in loaded} == {
+        key: (rows, rows) for key, rows in expected.items()
+    }
+    assert refused > 0  # the limit was met
+
+
+def test_a_limit_without_bursts_is_not_read_as_one_request_a_second():
+    """Requests sent together to a limit allowing no burst: one is served, the rest refused
+    a few ms later. That says little of the rate, and must not set it to one a second,
+    from which it took a minute to climb back (3.6 requests a second under a limit of 20).
+    """
+    limiter = RateLimiter(per_second=None)
+    sent_at = time.monotonic()
+    limiter.served(sent_at)
+    limiter.refused(sent_at, pause_s=0.0)
+
+    assert limiter.learned_per_second is not None
+    assert limiter.learned_per_second > 1.0
