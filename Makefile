@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 # dlt, the baseline of bench.speed: installed by `make bench` only, never for tests or CI.
 BENCH_INSTALLED := $(VENV)/.bench-installed
 
-.PHONY: demo test lint pytest bench simulate ui postgres browser clean
+.PHONY: demo test lint pytest bench soak simulate ui postgres browser clean
 
 demo: $(INSTALLED)
 	$(BIN)/waap-sessions demo
@@ -26,6 +26,10 @@ bench: $(BENCH_INSTALLED)
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.lake
 	$(BIN)/python -m bench.speed
+
+# The fault matrix (README, "Under faults"): a few minutes, outside `make test` too.
+soak: $(INSTALLED)
+	$(BIN)/python -m bench.soak
 
 simulate: $(INSTALLED)
 	$(BIN)/waap-sessions simulate

@@ -119,8 +119,10 @@ class Process:
         return self
 
 
-def run_process(command: Sequence[str], env: dict[str, str]) -> Process:
-    """Run `command` in the repository's root to its end (killed after RUN_TIMEOUT_S), through
+def run_process(
+    command: Sequence[str], env: dict[str, str], timeout_s: float = RUN_TIMEOUT_S
+) -> Process:
+    """Run `command` in the repository's root to its end (killed after `timeout_s`), through
     LAUNCHER: a child of this big process would count its pages in its own peak."""
     with tempfile.TemporaryDirectory(prefix="waap-bench-run-") as name:
         report, log = Path(name) / "report", Path(name) / "output"
@@ -134,11 +136,11 @@ def run_process(command: Sequence[str], env: dict[str, str]) -> Process:
                 start_new_session=True,
             )
             try:
-                returncode = process.wait(timeout=RUN_TIMEOUT_S)
+                returncode = process.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
-                raise RuntimeError(f"{command} ran longer than {RUN_TIMEOUT_S:.0f} s") from None
+                raise RuntimeError(f"{command} ran longer than {timeout_s:.0f} s") from None
         seconds, peak_kib = report.read_text().split()
         text = log.read_text(errors="replace")
     return Process(float(seconds), int(peak_kib) / 1024, returncode, text)
