@@ -32,7 +32,11 @@ from waap_sessions_tests.conftest import (
 )
 
 YESTERDAY = datetime.now(UTC).date() - timedelta(days=1)
-CONFIG = SimulatorConfig(seed=13, domains=1, days=2, requests_per_day=800)
+# Every session of the two days is active (Access Watch's snapshot is never empty, at
+# any hour the test runs); the simulated clock is the wall clock.
+CONFIG = SimulatorConfig(
+    seed=13, domains=1, days=2, requests_per_day=800, active_window_s=2 * 86_400
+)
 
 
 @dataclass(frozen=True)
