@@ -415,12 +415,14 @@ def write_transaction(
     *,
     what: str,
     attempts: int = WRITE_ATTEMPTS,
+    also_redo: Callable[[BaseException], bool] | None = None,
 ) -> T:
     """Run `work` in one transaction, redone from the start while it loses commit conflicts.
 
     Backoff is exponential with full jitter (50 ms doubling, at most 5 s a wait), so
     writers that collided spread out. After `attempts` tries it raises
-    WarehouseConflictError; any other error is raised at once.
+    WarehouseConflictError; any other error is raised at once, unless `also_redo` says
+    it is another race worth running `work` again for.
     """
     import tenacity
 
@@ -430,9 +432,16 @@ def write_transaction(
 
     def report(state: tenacity.RetryCallState) -> None:
         wait = state.next_action.sleep if state.next_action else 0.0
+        error = state.outcome.exception() if state.outcome else None
+        race = (
+            "lost a commit conflict to another writer"
+            if error is None or is_conflict(error)
+            else f"raced another writer ({error})"
+        )
         log.warning(
-            "%s lost a commit conflict to another writer (try %d of %d); redoing it in %.2f s",
+            "%s %s (try %d of %d); redoing it in %.2f s",
             what,
+            race,
             state.attempt_number,
             attempts,
             wait,
@@ -442,7 +451,9 @@ def write_transaction(
         raise WarehouseConflictError(what, attempts)
 
     retrying = tenacity.Retrying(
-        retry=tenacity.retry_if_exception(is_conflict),
+        retry=tenacity.retry_if_exception(
+            lambda error: is_conflict(error) or (also_redo is not None and also_redo(error))
+        ),
         stop=tenacity.stop_after_attempt(attempts),
         wait=tenacity.wait_random_exponential(multiplier=0.05, max=5),
         before_sleep=report,

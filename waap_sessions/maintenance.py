@@ -12,7 +12,8 @@ small file. Housekeeping, in order:
 
 `grace` must be longer than the longest reader query: a reader inside a transaction
 fails if the files it reads are removed under it. Each step runs in its own transaction,
-redone when it loses a commit conflict to a writer; the writer is never failed.
+redone when it loses a commit conflict to a writer, and a deleting step also when a file
+it listed was gone when it looked (a writer's aborted files); the writer is never failed.
 """
 
 from __future__ import annotations
@@ -85,14 +86,37 @@ def maintain(
         raise ValueError("the file grace period must not exceed the snapshot retention")
     before = lake_files(connection, settings)
     for what, template in STEPS:
+        deletes_files = "cleanup_old_files" in template or "delete_orphaned_files" in template
         sql = template.format(
             lake=LAKE,
             retention=_interval(retention),
             grace=_interval(grace),
             orphan_age=_interval(max(grace, ORPHAN_MIN_AGE)),
         )
-        write_transaction(connection, partial(_run, sql), what=f"lake housekeeping: {what}")
+        write_transaction(
+            connection,
+            partial(_run, sql),
+            what=f"lake housekeeping: {what}",
+            also_redo=file_vanished if deletes_files else None,
+        )
     return MaintenanceReport(before=before, after=lake_files(connection, settings))
+
+
+def file_vanished(error: BaseException) -> bool:
+    """Whether a deleting step failed on a file that left storage while it looked.
+
+    DuckLake lists the data path, then opens each file it considers. A writer that loses
+    a commit conflict deletes the files it had written in between, and the step fails on
+    the first of them; run again, it lists storage as it now is.
+    """
+    import duckdb
+
+    text = str(error)
+    return (
+        isinstance(error, duckdb.IOException)
+        and "Cannot open file" in text
+        and "No such file or directory" in text
+    )
 
 
 def lake_files(connection: duckdb.DuckDBPyConnection, settings: LakeSettings) -> LakeFiles:

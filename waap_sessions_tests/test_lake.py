@@ -25,7 +25,7 @@ from waap_sessions.lake import (
     open_lake,
     write_transaction,
 )
-from waap_sessions.maintenance import lake_files, maintain
+from waap_sessions.maintenance import file_vanished, lake_files, maintain
 from waap_sessions.resources import WarehouseResource
 from waap_sessions.warehouse import TOP_SESSIONS, connect, create_tables, replace_partition
 from waap_sessions_tests.conftest import lake_settings, query
@@ -264,6 +264,44 @@ def test_a_write_that_keeps_losing_fails_clearly_and_writes_nothing(lake):
         "table 3 times in a row; nothing of it was written."
     )
     assert query(lake_folder(lake), "SELECT DISTINCT session_id FROM top_sessions") == [("theirs",)]
+
+
+# What DuckLake raised (CI, stop 15) when a writer's aborted file left storage between
+# ducklake_delete_orphaned_files listing the data path and opening the file.
+VANISHED = (
+    "IO Error: Failed to get files scheduled for deletion from DuckLake: Cannot open file "
+    '"data/main/top_sessions/ducklake-01a2.parquet": No such file or directory'
+)
+
+
+@pytest.mark.parametrize(
+    ("error", "redone"),
+    [
+        (VANISHED, True),
+        ('IO Error: Cannot open file "data/x.parquet": Permission denied', False),
+    ],
+)
+def test_a_deleting_step_that_met_a_vanished_file_is_redone(lake, caplog, error, redone):
+    caplog.set_level(logging.WARNING, logger="waap_sessions.lake")
+    connection = open_lake(lake, read_only=False)
+    tries = []
+
+    def step(connection: duckdb.DuckDBPyConnection) -> None:
+        tries.append(1)
+        connection.execute("SELECT 1")
+        if len(tries) == 1:
+            raise duckdb.IOException(error)
+
+    what = "lake housekeeping: delete orphaned files"
+    if redone:
+        write_transaction(connection, step, what=what, also_redo=file_vanished)
+        assert len(tries) == 2
+        (warning,) = [r.getMessage() for r in caplog.records if r.name == "waap_sessions.lake"]
+        assert warning.startswith(f"{what} raced another writer ({VANISHED}) (try 1 of ")
+    else:
+        with pytest.raises(duckdb.IOException, match="Permission denied"):
+            write_transaction(connection, step, what=what, also_redo=file_vanished)
+        assert len(tries) == 1
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
