@@ -16,13 +16,12 @@ from typing import Any, TypeVar
 import dagster as dg
 from pydantic import Field
 
+from waap_sessions.accesswatch import MAX_SESSIONS
 from waap_sessions.errors import InvalidParameterError
 from waap_sessions.models import validate_parameters
 from waap_sessions.warehouse import ACCESSWATCH_SESSIONS, GCORE_IP_TOP_SESSIONS, GCORE_REQUESTS
 
 ConfigT = TypeVar("ConfigT", bound=dg.Config)
-# The most sessions Access Watch answers one call with.
-ACCESSWATCH_MAX_SESSIONS = 1000
 
 
 class RequestsConfig(dg.Config):
@@ -49,10 +48,10 @@ class SnapshotConfig(dg.Config):
     """How many Access Watch sessions one snapshot asks for."""
 
     limit: int = Field(
-        default=ACCESSWATCH_MAX_SESSIONS,
+        default=MAX_SESSIONS,
         ge=1,
-        le=ACCESSWATCH_MAX_SESSIONS,
-        description=f"Sessions asked for, 1 to {ACCESSWATCH_MAX_SESSIONS:,} (the API's most).",
+        le=MAX_SESSIONS,
+        description=f"Sessions asked for, 1 to {MAX_SESSIONS:,} (the API's most).",
     )
 
 

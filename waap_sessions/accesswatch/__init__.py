@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 from waap_sessions.lazy import lazy_exports
 
 ACCESSWATCH_BASE_URL = "https://api.access.watch/1.1"
+# The most sessions one call of `GET /sessions` answers with (its `limit`).
+MAX_SESSIONS = 1000
 
 if TYPE_CHECKING:
     from waap_sessions.accesswatch.client import AccessWatchClient
@@ -22,4 +24,4 @@ else:
         },
     )
 
-__all__ = ["ACCESSWATCH_BASE_URL", "AccessWatchClient", "Session"]
+__all__ = ["ACCESSWATCH_BASE_URL", "MAX_SESSIONS", "AccessWatchClient", "Session"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter
 
-from waap_sessions.accesswatch import ACCESSWATCH_BASE_URL
+from waap_sessions.accesswatch import ACCESSWATCH_BASE_URL, MAX_SESSIONS
 from waap_sessions.accesswatch.models import Session, SessionsResponse
 from waap_sessions.http_core import HeaderAuth, HttpClient, HttpSettings, VendorClient
 from waap_sessions.models import require_secret, validate_parameters
@@ -23,7 +23,7 @@ class SessionsQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    limit: int = Field(gt=0, le=1000)
+    limit: int = Field(gt=0, le=MAX_SESSIONS)
 
 
 class AccessWatchClient(VendorClient):
