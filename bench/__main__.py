@@ -94,7 +94,9 @@ def write_partition(rows: list[RequestSummary], row_at_a_time: bool) -> int:
 
 
 def main() -> None:
-    config = SimulatorConfig(seed=3, domains=1, days=1, requests_per_day=20_000, now=NOW)
+    config = SimulatorConfig(
+        seed=3, domains=1, days=1, requests_per_day=20_000, exact_volume=True, now=NOW
+    )
     with Simulator(config) as simulator:
         domain_id = simulator.dataset.domains[0].id
         read_day_bare(simulator, domain_id)  # warm the simulator's caches

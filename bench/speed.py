@@ -153,7 +153,9 @@ def run_process(
 def simulator_of(domains: int, rows: int, now: datetime = NOW) -> Iterator[Simulator]:
     """A simulator of `domains` domains with `rows` requests each on DAY, its queries warm."""
     print(f"  drawing {domains} x {rows:,} requests ...", flush=True)
-    config = SimulatorConfig(seed=3, domains=domains, days=1, requests_per_day=rows, now=now)
+    config = SimulatorConfig(
+        seed=3, domains=domains, days=1, requests_per_day=rows, exact_volume=True, now=now
+    )
     with Simulator(config) as simulator:
         for domain in domain_ids(simulator):
             assert day_rows(simulator, [domain]) == rows, "the simulator's day is not whole"

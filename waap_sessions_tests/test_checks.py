@@ -38,7 +38,8 @@ from waap_sessions_tests.conftest import (
 
 YESTERDAY = datetime.now(UTC).date() - timedelta(days=1)
 DAYS = (YESTERDAY - timedelta(days=1), YESTERDAY)
-CONFIG = SimulatorConfig(seed=7, domains=2, days=3, requests_per_day=3000)
+# Exact volumes: the cases below name the API's count of a day (3,000).
+CONFIG = SimulatorConfig(seed=7, domains=2, days=3, requests_per_day=3000, exact_volume=True)
 
 
 @dataclass(frozen=True)

@@ -99,7 +99,7 @@ def test_pages_are_fetched_concurrently_when_the_total_is_known(simulator):
         stream = client.iter_requests(YESTERDAY, YESTERDAY + DAY, domains=[domain_id])
         rows = list(stream)
 
-    assert stream.pages >= 30
+    assert stream.pages >= 20  # a day of a domain: about 2,000 to 3,000 rows, 100 a page
     # Sequential paging would keep at most one request open; the log shows overlap.
     assert simulator.max_concurrent_requests >= 4
     assert len({row.id for row in rows}) == len(rows)

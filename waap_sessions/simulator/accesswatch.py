@@ -41,6 +41,15 @@ _THREAT_OF_TAG = {
 }
 
 
+_DESCRIPTIONS = {
+    "browser": "a browser",
+    "crawler": "a verified crawler",
+    "tool": "a script",
+    "spoofer": "a bot posing as {client}",
+    "attacker": "an attack tool",
+}
+
+
 def _hex_id(*parts: str) -> str:
     """A stable 32-hex id, as Access Watch gives every object."""
     return hashlib.md5("|".join(parts).encode(), usedforsecurity=False).hexdigest()
@@ -50,13 +59,14 @@ def _slug(text: str) -> str:
     return text.lower().replace(" ", "")
 
 
-def reputation_status(blocked_share: float) -> str:
-    """nice / ok / suspicious / bad from the share of the session's requests that were blocked."""
-    if blocked_share == 0:
+def reputation_status(detected_share: float) -> str:
+    """nice / ok / suspicious / bad from the share of the session's requests a refusing rule
+    fired on: what the client did, not whether the domain blocked it or only monitored."""
+    if detected_share == 0:
         return "nice"
-    if blocked_share < 0.2:
+    if detected_share < 0.2:
         return "ok"
-    return "suspicious" if blocked_share < 0.6 else "bad"
+    return "suspicious" if detected_share < 0.6 else "bad"
 
 
 def session_object(active: ActiveSession) -> dict[str, Any]:
@@ -65,20 +75,19 @@ def session_object(active: ActiveSession) -> dict[str, Any]:
     client, address = session.client, session.address
     identity_type = {"browser": "browser", "crawler": "robot"}.get(session.kind)
     seen = session.records[: active.count]
-    tags = {
-        tag for record in seen if record.summary["decision"] == "blocked" for tag in record.tags
-    }
+    tags = {tag for record in seen if record.detected for tag in record.tags}
     threats = sorted({_THREAT_OF_TAG[tag] for tag in tags if tag in _THREAT_OF_TAG})
     item: dict[str, Any] = {
         "id": session.id,
         "count": active.count,
         "updated": iso_utc(active.last_ms),
         "identity": {
-            "id": _hex_id("identity", address.ip, client.user_agent),
+            "id": _hex_id("identity", address.ip, session.user_agent),
             "type": identity_type,
             "name": client.name if identity_type == "robot" else None,
             "label": f"{client.name} on {client.system}",
-            "description": f"{session.kind} from {address.organization}",
+            "description": f"{_DESCRIPTIONS[session.kind].format(client=client.name)} "
+            f"from {address.organization}",
         },
         "address": {
             "id": _hex_id("address", address.ip),
@@ -91,7 +100,7 @@ def session_object(active: ActiveSession) -> dict[str, Any]:
             "flags": list(address.flags),
         },
         "reputation": {
-            "status": reputation_status(active.blocked / active.count),
+            "status": reputation_status(active.detected / active.count),
             "threats": [threat for threat in ACCESSWATCH_THREATS if threat in threats],
         },
     }
@@ -103,14 +112,14 @@ def session_object(active: ActiveSession) -> dict[str, Any]:
         }
     if int(session.id[:2], 16) >= 13:  # about one session in twenty hides its user agent
         item["user_agent"] = {
-            "id": _hex_id("user_agent", client.user_agent),
-            "value": client.user_agent,
+            "id": _hex_id("user_agent", session.user_agent),
+            "value": session.user_agent,
             "type": identity_type or "bot",
             "agent": {
                 "name": _slug(client.name),
-                "version": client.version,
+                "version": session.client_version,
                 "icon": _slug(client.name),
-                "label": f"{client.name} {client.version}",
+                "label": f"{client.name} {session.client_version}",
             },
             "system": {
                 "name": _slug(client.system),
@@ -120,7 +129,8 @@ def session_object(active: ActiveSession) -> dict[str, Any]:
         }
     if active.count > 1:
         interval = (active.last_ms - active.first_ms) / 1000
-        per_second = active.count / interval if interval else float(active.count)
+        # A rate over at least a minute: two requests a millisecond apart are not 2,000/s.
+        per_second = active.count / max(interval, 60.0)
         item["speed"] = {
             "interval": interval,
             "per_second": round(per_second, 4),

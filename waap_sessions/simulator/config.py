@@ -25,6 +25,12 @@ class SimulatorConfig(BaseModel):
     domains: int = Field(3, ge=1, le=50)
     days: int = Field(3, ge=0, le=366, description="Full UTC days before the day of `now`.")
     requests_per_day: int = Field(5000, ge=1, le=2_000_000, description="Per domain.")
+    exact_volume: bool = Field(
+        False,
+        description="Every full domain-day holds exactly `requests_per_day` requests, all "
+        "inside the day (benchmarks and paging tests that need a known size). Off, volumes "
+        "follow the weekday, vary from day to day and some days carry an attack burst.",
+    )
     now: datetime = Field(default_factory=_utc_now, description="The simulated clock at start.")
     count_mode: Literal["total", "page"] = Field(
         "total",

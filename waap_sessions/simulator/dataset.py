@@ -1,9 +1,8 @@
-"""The one deterministic traffic data set behind all four simulated APIs.
+"""The one deterministic traffic data set behind all four simulated APIs: storage and views.
 
-Traffic is generated session by session: a session has a kind (browser, crawler, tool,
-attacker), a client, an address and a heavy-tailed (Pareto) number of requests spread
-over its duration. Each request then gets a decision from its session's kind, so blocked
-requests concentrate in bot and attack sessions, as on a real firewall.
+`traffic.py` draws the sessions and requests and `firewall.py` decides each request; this
+module keeps them per domain, sorted, and answers the views the APIs serve (a window of
+requests, an IP's top sessions, the sessions active at a moment).
 
 Everything derives from `SimulatorConfig.seed` through local `random.Random` instances
 (string seeds hash with SHA-512, independent of PYTHONHASHSEED), so one config always
@@ -18,21 +17,25 @@ from __future__ import annotations
 
 import bisect
 import ipaddress
-import json
 import math
 import random
 import threading
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
 from typing import Any
 
-from waap_sessions.simulator import catalog
-from waap_sessions.simulator.catalog import Client, Country, Rule, SessionKind
+from waap_sessions.simulator import networks
 from waap_sessions.simulator.config import SimulatorConfig
+from waap_sessions.simulator.traffic import (
+    DAY_MS,
+    Domain,
+    RequestRecord,
+    Session,
+    TrafficGenerator,
+)
 
-DAY_MS = 86_400_000
+__all__ = ["DAY_MS", "ActiveSession", "Dataset", "Domain", "RequestRecord", "Session"]
 
 _DOMAIN_NAMES = (
     "shop.example.com",
@@ -44,34 +47,6 @@ _DOMAIN_NAMES = (
     "cdn.example.org",
     "login.example.net",
 )
-# Share of sessions, scale of the Pareto size and seconds between requests, per kind.
-_KIND_WEIGHTS: dict[SessionKind, float] = {
-    "browser": 0.75,
-    "crawler": 0.07,
-    "tool": 0.09,
-    "attacker": 0.09,
-}
-_KIND_SIZE_SCALE: dict[SessionKind, float] = {
-    "browser": 3.0,
-    "crawler": 4.0,
-    "tool": 3.0,
-    "attacker": 3.0,
-}
-_KIND_GAP_S: dict[SessionKind, float] = {
-    "browser": 20.0,
-    "crawler": 6.0,
-    "tool": 1.5,
-    "attacker": 0.8,
-}
-_PARETO_ALPHA = 1.2
-_IPV6_SHARE = 0.15
-_NAT_GATEWAY_SHARE = 0.25  # browser sessions behind a shared corporate or carrier NAT
-_CRAWLER_NETWORKS = {
-    "Googlebot": ("66.249.66.", "Google LLC", 15169, "googlebot.com"),
-    "bingbot": ("40.77.167.", "Microsoft Corporation", 8075, "search.msn.com"),
-    "OpenAI GPTBot": ("20.171.207.", "Microsoft Corporation", 8075, "openai.com"),
-    "Uptimerobot": ("69.162.124.", "Limestone Networks, Inc.", 46475, "uptimerobot.com"),
-}
 
 
 def iso_utc(ms: int) -> str:
@@ -86,301 +61,15 @@ def to_ms(moment: datetime) -> int:
 
 
 @dataclass(frozen=True)
-class Domain:
-    """A protected Gcore domain of the simulated account."""
-
-    id: int
-    name: str
-    status: str
-    created_at: datetime
-    custom_page_set: int | None
-
-    def summary(self) -> dict[str, Any]:
-        """The domain as Gcore's `SummaryDomainResponse`."""
-        return {
-            "id": self.id,
-            "name": self.name,
-            "status": self.status,
-            "custom_page_set": self.custom_page_set,
-            "created_at": self.created_at.isoformat(),
-            "aliases": [],
-        }
-
-
-@dataclass(frozen=True)
-class Address:
-    """A client IP with what the networks know about it (Access Watch's address object)."""
-
-    ip: str
-    country: Country
-    organization: str
-    asn: int
-    hostname: str
-    flags: tuple[str, ...]
-
-
-@dataclass
-class Session:
-    """One visitor's session on one domain; `id` is "" for requests the WAAP left unsessioned."""
-
-    id: str
-    domain: Domain
-    kind: SessionKind
-    client: Client
-    address: Address
-    hostile: bool  # tools: whether the bot protection catches it
-    attack_rule: Rule
-    scheme: str
-    http_version: str
-    records: list[RequestRecord] = field(default_factory=list)
-
-
-@dataclass
-class RequestRecord:
-    """One request: `summary` holds exactly the RequestSummary fields Gcore serves.
-
-    `tags` (and the session's client device and JA4) are hidden attributes: the analytics
-    filters use them, the RequestSummary does not carry them.
-    """
-
-    summary: dict[str, Any]
-    tags: tuple[str, ...]
-    session: Session
-
-    @property
-    def request_time(self) -> int:
-        return int(self.summary["request_time"])
-
-    @cached_property
-    def json(self) -> bytes:
-        """The summary encoded once, so paging a large window only joins bytes."""
-        return json.dumps(self.summary, separators=(",", ":")).encode()
-
-
-@dataclass(frozen=True)
 class ActiveSession:
     """A session as seen at one moment: its requests so far and its latest activity."""
 
     session: Session
     count: int
     blocked: int
+    detected: int  # requests a refusing rule fired on, blocked or only monitored
     first_ms: int
     last_ms: int
-
-
-class _TrafficGenerator:
-    """Draws addresses, sessions and requests from one seeded random stream."""
-
-    def __init__(self, rng: random.Random) -> None:
-        self.rng = rng
-        self._country_weights = [country.weight for country in catalog.COUNTRIES]
-        self._status_codes = [code for code, _ in catalog.ORDINARY_STATUS_CODES]
-        self._status_weights = [weight for _, weight in catalog.ORDINARY_STATUS_CODES]
-        self._nat_gateways = [self._isp_address(("corporate",)) for _ in range(6)]
-        self._cloud_addresses = [self._cloud_address() for _ in range(30)]
-        self._crawler_addresses = {
-            name: [self._crawler_address(name, host) for host in rng.sample(range(1, 250), 3)]
-            for name in _CRAWLER_NETWORKS
-        }
-
-    def _random_ip(self) -> str:
-        if self.rng.random() < _IPV6_SHARE:
-            return str(ipaddress.IPv6Address((0x2A02 << 112) | self.rng.getrandbits(96)))
-        while True:
-            first = self.rng.randint(1, 223)
-            if first not in (10, 100, 127, 169, 172, 192, 198, 203):
-                break
-        rest = (self.rng.randint(0, 255), self.rng.randint(0, 255), self.rng.randint(1, 254))
-        return ".".join(str(octet) for octet in (first, *rest))
-
-    def _isp_address(self, flags: tuple[str, ...]) -> Address:
-        country = self.rng.choices(catalog.COUNTRIES, self._country_weights)[0]
-        ip = self._random_ip()
-        slug = country.isp.split()[0].lower().strip(".,")
-        hostname = f"{ip.replace('.', '-').replace(':', '-')}.dyn.{slug}.net"
-        return Address(ip, country, country.isp, country.asn, hostname, flags)
-
-    def _cloud_address(self) -> Address:
-        cloud = self.rng.choice(catalog.CLOUDS)
-        country = next(c for c in catalog.COUNTRIES if c.code == cloud.country)
-        ip = self._random_ip()
-        slug = cloud.organization.split()[0].lower().strip(".,")
-        hostname = f"{ip.replace('.', '-').replace(':', '-')}.compute.{slug}.com"
-        flags = ("server", "cloud", "proxy") if self.rng.random() < 0.2 else ("server", "cloud")
-        return Address(ip, country, cloud.organization, cloud.asn, hostname, flags)
-
-    def _crawler_address(self, client_name: str, host: int) -> Address:
-        prefix, organization, asn, domain = _CRAWLER_NETWORKS[client_name]
-        ip = f"{prefix}{host}"
-        hostname = f"crawl-{ip.replace('.', '-')}.{domain}"
-        us = next(c for c in catalog.COUNTRIES if c.code == "US")
-        return Address(ip, us, organization, asn, hostname, ("crawler", "robot"))
-
-    def _address_for(self, kind: SessionKind, client: Client) -> Address:
-        if kind == "crawler":
-            return self.rng.choice(self._crawler_addresses[client.name])
-        if kind in ("tool", "attacker"):
-            return self.rng.choice(self._cloud_addresses)
-        if self.rng.random() < _NAT_GATEWAY_SHARE:
-            return self.rng.choice(self._nat_gateways)
-        mobile = client.system in ("Android", "iOS")
-        return self._isp_address(("mobile",) if mobile else ("broadband",))
-
-    def session(self, domain: Domain) -> Session:
-        """A new session with its fixed traits; its requests come from `request`."""
-        rng = self.rng
-        kind: SessionKind = rng.choices(list(_KIND_WEIGHTS), list(_KIND_WEIGHTS.values()))[0]
-        clients = [client for client in catalog.CLIENTS if client.kind == kind]
-        client = rng.choices(clients, [client.weight for client in clients])[0]
-        return Session(
-            id=f"{rng.getrandbits(128):032x}",
-            domain=domain,
-            kind=kind,
-            client=client,
-            address=self._address_for(kind, client),
-            hostile=rng.random() < 0.6,
-            attack_rule=rng.choice(catalog.ATTACK_RULES),
-            scheme="http" if rng.random() < 0.03 else "https",
-            http_version="1.1"
-            if kind in ("tool", "attacker")
-            else rng.choice(("2.0", "2.0", "3.0", "1.1")),
-        )
-
-    def session_size(self, kind: SessionKind, cap: int) -> int:
-        """A heavy-tailed request count: most sessions are short, a few are huge."""
-        size = math.ceil(_KIND_SIZE_SCALE[kind] * (self.rng.paretovariate(_PARETO_ALPHA) - 0.5))
-        return max(1, min(size, cap))
-
-    def session_times(self, session: Session, size: int, first_ms: int, end_ms: int) -> list[int]:
-        """Request times in `[first_ms, end_ms)`, ascending, bots sometimes in bursts."""
-        rng = self.rng
-        duration = min(size * rng.expovariate(1 / _KIND_GAP_S[session.kind]) * 1000, 4 * 3600_000)
-        latest_start = max(first_ms, end_ms - duration)
-        start = rng.uniform(first_ms, latest_start)
-        stop = min(start + duration, end_ms - 1)
-        times = sorted(int(rng.uniform(start, stop)) for _ in range(size))
-        if session.kind in ("tool", "attacker"):
-            # Parallel requests: the same millisecond as the one before.
-            times = [
-                times[i - 1] if i and rng.random() < 0.2 else moment
-                for i, moment in enumerate(times)
-            ]
-        return times
-
-    def request(self, session: Session, request_time: int) -> RequestRecord:
-        """One request of `session`, with a decision consistent with its kind and domain."""
-        rng = self.rng
-        kind = session.kind
-        paths = {
-            "browser": catalog.BROWSER_PATHS,
-            "crawler": catalog.CRAWLER_PATHS,
-            "tool": catalog.TOOL_PATHS,
-            "attacker": catalog.ATTACK_PATHS,
-        }[kind]
-        path = rng.choice(paths).replace("{n}", str(rng.randint(1, 500)))
-        method = self._method(kind, path)
-        rule, optional_action = self._fired_rule(session, path, method)
-        tags: tuple[str, ...] = () if rule is None else (rule.tag,)
-        if kind == "browser":
-            tags += ("mousedevice",)
-        if rule is None:
-            decision = "passed"
-        elif rule.action == "allow":
-            decision = "allowed"
-        elif session.domain.status == "monitor":
-            decision, optional_action = "monitored", ""
-        else:
-            decision = "blocked"
-        blocked = decision == "blocked"
-        status_code = 403 if blocked else self._status_code()
-        summary: dict[str, Any] = {
-            "id": f"{rng.getrandbits(128):032x}-{rng.randrange(1_000_000):06d}",
-            "path": path,
-            "client_ip": session.address.ip,
-            "method": method,
-            "rule_name": "" if rule is None else rule.name,
-            "country": session.address.country.code,
-            "action": "" if rule is None else rule.action,
-            "rule_id": "" if rule is None else rule.rule_id,
-            "domain": session.domain.name,
-            "domain_id": session.domain.id,
-            "user_agent": session.client.user_agent,
-            "user_agent_client": session.client.name,
-            "organization": session.address.organization,
-            "request_time": request_time,
-            "reference_id": f"{rng.getrandbits(128):032x}" if blocked else "",
-            "session_id": session.id,
-            "status_code": status_code,
-            "result": {"blocked": "blocked", "monitored": "suppressed"}.get(decision, "passed"),
-            "traffic_types": _traffic_types(decision, rule, path, status_code),
-            "decision": decision,
-            "optional_action": optional_action,
-            "scheme": session.scheme,
-            "http_version": session.http_version,
-            "ja3": session.client.ja3,
-        }
-        return RequestRecord(summary, tags, session)
-
-    def _method(self, kind: SessionKind, path: str) -> str:
-        roll = self.rng.random()
-        if kind == "attacker":
-            return "POST" if roll < 0.3 else ("PUT" if roll < 0.35 else "GET")
-        if kind in ("crawler", "tool") and roll < 0.15:
-            return "HEAD"
-        if path in ("/login", "/cart", "/checkout") or path.startswith("/api/"):
-            return "POST" if roll < 0.4 else ("OPTIONS" if roll < 0.45 else "GET")
-        return "GET"
-
-    def _fired_rule(self, session: Session, path: str, method: str) -> tuple[Rule | None, str]:
-        """The rule that fired on a request, if any, and the optional action it showed."""
-        roll = self.rng.random()
-        if session.kind == "crawler":
-            return catalog.RULE_ALLOW_CRAWLERS, ""
-        if session.kind == "attacker":
-            if roll < 0.1:
-                return catalog.RULE_CAPTCHA, "captcha"
-            return (session.attack_rule, "") if roll < 0.9 else (None, "")
-        if session.kind == "tool":
-            if session.hostile and roll < 0.8:
-                return (
-                    (catalog.RULE_CHALLENGE, "challenge")
-                    if roll < 0.25
-                    else (catalog.RULE_AUTOMATED, "")
-                )
-            return (
-                (catalog.RULE_RATE, "") if path.startswith("/api/") and roll > 0.97 else (None, "")
-            )
-        if path == "/login" and method == "POST" and roll < 0.1:
-            return catalog.RULE_CAPTCHA, "captcha"
-        return (catalog.ATTACK_RULES[-1], "") if roll < 0.003 else (None, "")
-
-    def _status_code(self) -> int:
-        code: int = self.rng.choices(self._status_codes, self._status_weights)[0]
-        return code
-
-
-def _traffic_types(decision: str, rule: Rule | None, path: str, status_code: int) -> str:
-    kinds = []
-    if decision == "blocked" and rule is not None:
-        kinds.append("custom_blocked" if rule.rule_id.startswith("C") else "policy_blocked")
-    elif decision == "allowed":
-        kinds.append("policy_allowed")
-    elif decision == "monitored":
-        kinds.append("monitored")
-    else:
-        kinds.append("legit")
-    if path.startswith(("/static/", "/images/")) or path == "/favicon.ico":
-        kinds.append("static")
-    elif path.startswith("/api/"):
-        kinds.append("api")
-    if decision != "blocked":
-        if 300 <= status_code < 400:
-            kinds.append("redirects")
-        elif 400 <= status_code < 500:
-            kinds.append("err_40x")
-        elif status_code >= 500:
-            kinds.append("err_50x")
-    return ",".join(kinds)
 
 
 class Dataset:
@@ -396,7 +85,11 @@ class Dataset:
         self._lock = threading.Lock()
         # Address pools (NAT gateways, clouds, crawlers) come from the seed alone, so the
         # same busy IPs recur across days; each day then draws from a stream of its own.
-        self._generator = _TrafficGenerator(random.Random(f"waap-sim/{config.seed}"))
+        offices = random.Random(f"waap-sim/{config.seed}/offices")
+        corporate = [
+            networks.business(offices, networks.country(code)) for code in ("DE", "GB", "US")
+        ]
+        self._generator = TrafficGenerator(config.seed, corporate)
         self.domains: tuple[Domain, ...] = self._make_domains()
         self._records: dict[int, list[RequestRecord]] = {d.id: [] for d in self.domains}
         self._times: dict[int, list[int]] = {d.id: [] for d in self.domains}
@@ -429,22 +122,15 @@ class Dataset:
         return tuple(domains)
 
     def _generate(self, domain: Domain, day_ms: int, until_ms: int) -> None:
-        """One UTC day of sessions for one domain, keeping the requests before `until_ms`."""
+        """The sessions that start on one UTC day of one domain, keeping the requests before
+        `until_ms` (a session may run on past midnight into the next day)."""
         generator = self._generator
         generator.rng = random.Random(f"waap-sim/{self.config.seed}/{domain.id}/{day_ms}")
-        total = self.config.requests_per_day
-        cap = max(1, total // 20)
-        remaining = total
-        while remaining > 0:
-            session = generator.session(domain)
-            size = min(remaining, generator.session_size(session.kind, cap))
-            if size <= 3 and generator.rng.random() < 0.02:
-                session.id = ""
-            moments = generator.session_times(session, size, day_ms, day_ms + DAY_MS)
-            # Draw every request, then keep the past ones: the stream must not depend on now.
-            drawn = [generator.request(session, moment) for moment in moments]
-            session.records.extend(r for r in drawn if r.request_time < until_ms)
-            remaining -= size
+        # Draw every request, then keep the past ones: the stream must not depend on now.
+        for session in generator.day(
+            domain, day_ms, self.config.requests_per_day, self.config.exact_volume
+        ):
+            session.records = [r for r in session.records if r.request_time < until_ms]
             if session.records:
                 self._records[domain.id].extend(session.records)
                 self._sessions.append(session)
@@ -503,8 +189,9 @@ class Dataset:
                 if count and times[count - 1] >= oldest_ms:
                     seen = session.records[:count]
                     blocked = sum(r.summary["decision"] == "blocked" for r in seen)
+                    detected = sum(r.detected for r in seen)
                     active.append(
-                        ActiveSession(session, count, blocked, times[0], times[count - 1])
+                        ActiveSession(session, count, blocked, detected, times[0], times[count - 1])
                     )
         active.sort(key=lambda item: (-item.last_ms, item.session.id))
         return active

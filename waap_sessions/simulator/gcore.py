@@ -92,7 +92,7 @@ _FILTERS: tuple[_Filter, ...] = (
     _Filter("decision", "exclude_decision", _equals(_summary("decision"))),
     _Filter("optional_action", "exclude_optional_action", _equals(_summary("optional_action"))),
     _Filter("ja3", "exclude_ja3", _equals(_summary("ja3")), str.lower),
-    _Filter("ja4", "exclude_ja4", _equals(lambda record: record.session.client.ja4), str.lower),
+    _Filter("ja4", "exclude_ja4", _equals(lambda record: record.session.ja4), str.lower),
     _Filter("user_agent", "exclude_user_agent", _contains_folded, str.lower),
     _Filter(
         "user_agent_clients", "exclude_user_agent_clients", _equals(_summary("user_agent_client"))
