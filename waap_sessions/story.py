@@ -89,19 +89,20 @@ class Story:
         if not self.requests:
             return ["What the data shows: no Gcore requests are loaded, so nothing yet."]
         lines = [
-            f"What the data shows: {self.requests:,} requests on {self.domains:,} domain(s), "
-            f"{self.first_day} to {self.last_day} (UTC days)"
+            f"What the data shows: {_count(self.requests, 'request')} on "
+            f"{_count(self.domains, 'domain')}, {self.first_day} to {self.last_day} (UTC days)"
         ]
         if (attack := self.attack) is None:
             lines.append(f"  No attack: no rule blocked or monitored any of the {self.requests:,}.")
         else:
             lines += [
-                f'  Busiest attack: "{attack.rule_name}", {attack.detections:,} detections on '
-                + _domains(attack.domains),
-                f"    peak hour {attack.peak_hour:%Y-%m-%d %H:00} UTC "
-                f"({attack.peak_detections:,}); from {attack.client_ips:,} IP(s) in "
-                f"{attack.countries:,} countr{'y' if attack.countries == 1 else 'ies'}; "
-                f"{attack.blocked:,} blocked, {attack.monitored:,} only monitored",
+                f'  Busiest attack: "{attack.rule_name}", {_count(attack.detections, "detection")}:'
+                f" {attack.blocked:,} blocked, {attack.monitored:,} only monitored",
+                f"    on {_domains(attack.domains)}",
+                f"    from {_count(attack.client_ips, 'IP')} in "
+                f"{_count(attack.countries, 'country', 'countries')}; peak hour "
+                f"{attack.peak_hour:%Y-%m-%d %H:00} UTC "
+                f"({_count(attack.peak_detections, 'detection')})",
             ]
         if (country := self.country) is not None:
             lines.append(
@@ -110,22 +111,27 @@ class Story:
                 f"(all countries: {country.all_blocked / country.all_requests:.1%})"
             )
         if self.sessions:
-            lines.append("  Sessions worth a look:")
+            lines.append("  Sessions worth a look (the most detections):")
         for rank, session in enumerate(self.sessions, start=1):
-            reputation = f"; Access Watch: {session.reputation}" if session.reputation else ""
+            seen = f"; Access Watch: {session.reputation}" if session.reputation else ""
             lines += [
                 f"    {rank}. {session.session_id} from {session.client_ip} ({session.country}, "
                 f"{session.organization}), {session.user_agent_client}",
-                f"       {session.detections:,} detections ({session.blocked:,} blocked) in "
-                f"{session.requests:,} requests, mostly {session.top_rule}{reputation}",
+                f"       {session.detections:,} of its {_count(session.requests, 'request')} "
+                f"detected, {session.blocked:,} blocked, mostly {session.top_rule}{seen}",
             ]
         return lines
+
+
+def _count(number: int, singular: str, plural: str | None = None) -> str:
+    """`number` with thousands separators and the word that fits it: "1 IP", "1,234 IPs"."""
+    return f"{number:,} {singular if number == 1 else plural or singular + 's'}"
 
 
 def _domains(domains: tuple[tuple[str, int], ...]) -> str:
     named = ", ".join(f"{domain} ({count:,})" for domain, count in domains[:DOMAINS_NAMED])
     more = len(domains) - DOMAINS_NAMED
-    return named + (f" and {more:,} more domain(s)" if more > 0 else "")
+    return named + (f" and {_count(more, 'more domain')}" if more > 0 else "")
 
 
 def read_story(connection: duckdb.DuckDBPyConnection) -> Story:

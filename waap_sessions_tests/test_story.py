@@ -177,18 +177,18 @@ def hand_made_snapshots() -> list[dict[str, Any]]:
 
 
 HAND_MADE_STORY = [
-    "What the data shows: 71 requests on 2 domain(s), 2026-11-20 to 2026-11-21 (UTC days)",
-    '  Busiest attack: "SQL injection", 6 detections on shop.example (4), api.example (2)',
-    "    peak hour 2026-11-20 03:00 UTC (3); from 2 IP(s) in 2 countries; "
-    "4 blocked, 2 only monitored",
+    "What the data shows: 71 requests on 2 domains, 2026-11-20 to 2026-11-21 (UTC days)",
+    '  Busiest attack: "SQL injection", 6 detections: 4 blocked, 2 only monitored',
+    "    on shop.example (4), api.example (2)",
+    "    from 2 IPs in 2 countries; peak hour 2026-11-20 03:00 UTC (3 detections)",
     "  Most blocked country: CN, 9 blocked requests, 60.0% of its 15 (all countries: 14.1%)",
-    "  Sessions worth a look:",
+    "  Sessions worth a look (the most detections):",
     f"    1. {'b' * 32} from 192.0.2.1 (CN, Evil Hosting), python-requests",
-    "       5 detections (5 blocked) in 5 requests, mostly XSS; Access Watch: suspicious",
+    "       5 of its 5 requests detected, 5 blocked, mostly XSS; Access Watch: suspicious",
     f"    2. {'a' * 32} from 198.51.100.7 (CN, Evil Hosting), sqlmap",
-    "       4 detections (4 blocked) in 5 requests, mostly SQL injection",
+    "       4 of its 5 requests detected, 4 blocked, mostly SQL injection",
     f"    3. {'c' * 32} from 203.0.113.5 (RU, Bad Net), curl",
-    "       2 detections (0 blocked) in 2 requests, mostly SQL injection; Access Watch: bad",
+    "       2 of its 2 requests detected, 0 blocked, mostly SQL injection; Access Watch: bad",
 ]
 
 
@@ -222,7 +222,7 @@ def test_traffic_without_attacks_says_so_in_one_line(tmp_path):
     lines = story_of(tmp_path).lines()
 
     assert lines == [
-        f"What the data shows: {len(rows)} requests on 2 domain(s), "
+        f"What the data shows: {len(rows)} requests on 2 domains, "
         "2026-11-20 to 2026-11-21 (UTC days)",
         f"  No attack: no rule blocked or monitored any of the {len(rows)}.",
     ]
@@ -370,7 +370,9 @@ def test_the_story_of_a_random_lake_is_its_rows(tmp_path):
     assert story.attack is not None
     assert story.country is not None
     assert len(story.sessions) == 3
-    assert f"{len(rows):,} requests on 4 domain(s)" in story.lines()[0]
+    lines = story.lines()
+    assert f"{len(rows):,} requests on 4 domains" in lines[0]
+    assert lines[2].endswith("and 1 more domain")
 
 
 def ties(rows: list[dict[str, Any]]) -> set[str]:
