@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 # dlt, the baseline of bench.speed: installed by `make bench` only, never for tests or CI.
 BENCH_INSTALLED := $(VENV)/.bench-installed
 
-.PHONY: demo test lint pytest bench soak simulate ui postgres browser clean
+.PHONY: demo test lint pytest bench soak simulate ui screenshot postgres browser clean
 
 demo: $(INSTALLED)
 	$(BIN)/waap-sessions demo
@@ -37,6 +37,12 @@ simulate: $(INSTALLED)
 # The Dagster UI on http://127.0.0.1:3000, every resource pointed at the simulator.
 ui: $(INSTALLED)
 	$(BIN)/waap-sessions dev
+
+# The README's picture of the Dagster UI after the demo, taken by the demo's browser test
+# (it needs Chromium, `make browser`: CI=true makes a missing one fail, not skip).
+screenshot: $(INSTALLED)
+	WAAP_SCREENSHOT=docs/dagster-ui-after-demo.png CI=true $(BIN)/pytest \
+		waap_sessions_tests/test_demo.py::test_the_ui_shows_what_the_demo_materialized
 
 # Debian's PostgreSQL server, for the tests of a PostgreSQL catalog (they start their own
 # on loopback; without it they are skipped, except on CI). Needs root, as CI has.

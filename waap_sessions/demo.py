@@ -7,7 +7,8 @@ domain sensor adds the domains it finds as partitions. Then it submits runs thro
 GraphQL API, as the UI's launch buttons do: gcore_partition_job for the last days and
 today of every domain, snapshot_job and, once that ends, active_sessions. The daemon's run
 queue starts them (up to four at once, dagster.yaml), each in its own process, all writing
-the lake in parallel; the demo prints each one as it ends, then the two summary tables.
+the lake in parallel; the demo prints each one as it ends, then the two summary tables and
+the story of what the data shows (`story.py`).
 
 Every run carries its code location's origin, so the UI (`make ui`, the same code
 location through workspace.yaml) lists it under its job and re-executes it. The runs are
@@ -40,6 +41,7 @@ from waap_sessions.automation import AutomationSettings
 from waap_sessions.lake import LakeSettings
 from waap_sessions.partitions import days_up_to, domain_partitions, keys_of
 from waap_sessions.simulator import Simulator, SimulatorConfig
+from waap_sessions.story import read_story
 from waap_sessions.warehouse import ACTIVE_SESSIONS, connect
 
 Printer = Callable[[str], None]
@@ -168,6 +170,8 @@ def run_demo(config: SimulatorConfig | None = None, out: Printer = print) -> Non
                 f"{most_runs_at_once(instance, run_ids)} runs wrote the lake at once."
             )
         show_summaries(lake, out)
+        show_story(lake, out)
+        out("Read the tables from any DuckDB client (see the README) or in the Dagster UI: make ui")
 
 
 def demo_loads(
@@ -439,7 +443,13 @@ def show_summaries(lake: LakeSettings, out: Printer) -> None:
         ).df()
     out(_table("\nTop sessions (yesterday, per domain)", top))
     out(_table("Active sessions (latest snapshot; top 3 per dimension)", active))
-    out("Read them from any DuckDB client (see the README) or in the Dagster UI: make ui")
+
+
+def show_story(lake: LakeSettings, out: Printer) -> None:
+    """Print what the loaded data shows an analyst, from the lake alone (story.py)."""
+    with connect(read_only=True, settings=lake) as connection:
+        story = read_story(connection)
+    out("\n".join(story.lines()) + "\n")
 
 
 def _table(title: str, frame: pd.DataFrame) -> str:

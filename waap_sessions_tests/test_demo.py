@@ -2,12 +2,15 @@
 
 import os
 import re
+import struct
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from waap_sessions.demo import (
     STARTUP_TIMEOUT_S,
@@ -16,8 +19,12 @@ from waap_sessions.demo import (
     simulator_environment,
 )
 from waap_sessions.simulator import Simulator, SimulatorConfig
+from waap_sessions.warehouse import TABLES
+from waap_sessions_tests.browser import chromium, page_text, screenshot_on_failure
 from waap_sessions_tests.conftest import query
 
+# One worker runs the module (`--dist loadgroup`): its tests share one demo and its UI.
+pytestmark = pytest.mark.xdist_group("demo")
 ROOT = Path(__file__).resolve().parents[1]
 # What the UI's "Re-execute all" sends (launchPipelineReexecution, strategy ALL_STEPS).
 REEXECUTE_ALL = """
@@ -57,10 +64,22 @@ def wait_for_run(instance: dg.DagsterInstance, run_id: str, timeout_s: float) ->
     raise TimeoutError(f"run {run_id} did not finish in {timeout_s} s")
 
 
-def test_the_demo_loads_every_table_through_the_instance_in_parallel_and_again_exactly(
-    tmp_path, monkeypatch
-):
-    lake, home = tmp_path / "lake", tmp_path / "dagster_home"
+@dataclass(frozen=True)
+class Demo:
+    """The demo's first run, as a user ran it, and where it kept its lake and runs."""
+
+    settings: dict[str, str]
+    lake: Path
+    home: Path
+    names: dict[str, str]
+    first: subprocess.CompletedProcess[str]
+    simulator: Simulator
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
+    folder = tmp_path_factory.mktemp("demo")
+    lake, home = folder / "lake", folder / "dagster_home"
     settings = {
         "DAGSTER_HOME": str(home),
         "WAAP_DUCKLAKE_CATALOG": f"sqlite:{lake}/catalog.sqlite",
@@ -70,8 +89,24 @@ def test_the_demo_loads_every_table_through_the_instance_in_parallel_and_again_e
     # The demo's simulator, for its domains' names and to serve a re-execution later.
     simulator = Simulator(SimulatorConfig())
     names = {str(domain.id): domain.name for domain in simulator.dataset.domains}
+    return Demo(settings, lake, home, names, run_demo(settings), simulator)
 
-    first = run_demo(settings)
+
+@pytest.fixture(scope="module")
+def dagster_after_demo(demo: Demo, tmp_path_factory: pytest.TempPathFactory):
+    """`dagster dev` on the demo's instance and lake, as `make ui` serves them afterwards."""
+    with (
+        demo.simulator,
+        environment({**demo.settings, **simulator_environment(demo.simulator)}),
+        local_dagster(tmp_path_factory.mktemp("ui") / "dagster.log") as dagster,
+        dg.DagsterInstance.get() as instance,
+    ):
+        dagster.wait_until_loaded(STARTUP_TIMEOUT_S)
+        yield dagster, instance
+
+
+def test_the_demo_loads_every_table_through_the_instance_in_parallel_and_again_exactly(demo):
+    lake, settings, names, first = demo.lake, demo.settings, demo.names, demo.first
 
     assert first.returncode == 0, first.stderr[-3000:]
     out = first.stdout
@@ -99,6 +134,24 @@ def test_the_demo_loads_every_table_through_the_instance_in_parallel_and_again_e
     )
     assert query(lake, "SELECT count(*) FROM top_sessions WHERE day < current_date") == [(30,)]
     assert query(lake, "SELECT count(DISTINCT source) FROM active_sessions") == [(2,)]
+    # It ends with the story of the lake it loaded: its busiest attack is the lake's.
+    (requests,) = re.findall(r"^What the data shows: ([\d,]+) requests on 3 domains", out, re.M)
+    assert [(int(requests.replace(",", "")),)] == query(lake, "SELECT count(*) FROM gcore_requests")
+    (attack,) = re.findall(
+        r'^  Busiest attack: "(.+)", ([\d,]+) detections: ([\d,]+) blocked, ([\d,]+) only',
+        out,
+        re.M,
+    )
+    rule, *figures = attack
+    assert [(rule, *(int(figure.replace(",", "")) for figure in figures))] == query(
+        lake,
+        "SELECT rule_name, count(*) AS n, count(*) FILTER (WHERE decision = 'blocked'), "
+        "count(*) FILTER (WHERE decision = 'monitored') FROM gcore_requests "
+        "WHERE decision IN ('blocked', 'monitored') AND rule_name <> '' AND action <> 'allow' "
+        "GROUP BY rule_name ORDER BY n DESC, rule_name LIMIT 1",
+    )
+    assert "  Most blocked country: " in out
+    assert "  Sessions worth a look (the most detections):\n    1. " in out
     rows = query(lake, "SELECT count(*) FROM gcore_requests")
 
     second = run_demo(settings)
@@ -112,37 +165,34 @@ def test_the_demo_loads_every_table_through_the_instance_in_parallel_and_again_e
 
     # Every run went through the instance as a deployment's do: with its code location's
     # origin, under its job, so the UI lists and re-executes it.
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    with dg.DagsterInstance.get() as instance:
+    with dg.DagsterInstance.from_config(str(demo.home)) as instance:
         runs = instance.get_runs()
-        assert all(run.remote_job_origin is not None for run in runs)
-        assert all(run.status == dg.DagsterRunStatus.SUCCESS for run in runs)
-        jobs = sorted(run.job_name for run in runs)
-        assert jobs == sorted(["gcore_partition_job"] * 12 + ["snapshot_job", "__ASSET_JOB"] * 2)
-        yesterday = next(
-            run
-            for run in runs
-            if run.job_name == "gcore_partition_job"
-            and run.tags["dagster/partition/date"] < time.strftime("%Y-%m-%d", time.gmtime())
-        )
-        day, domain = yesterday.tags["dagster/partition"].split("|")
-        partition_rows = (
-            f"SELECT count(*), count(DISTINCT id) FROM gcore_requests "
-            f"WHERE day = DATE '{day}' AND domain_id = {domain}"
-        )
-        before = query(lake, partition_rows)
+    assert all(run.remote_job_origin is not None for run in runs)
+    assert all(run.status == dg.DagsterRunStatus.SUCCESS for run in runs)
+    jobs = sorted(run.job_name for run in runs)
+    assert jobs == sorted(["gcore_partition_job"] * 12 + ["snapshot_job", "__ASSET_JOB"] * 2)
 
-        # A demo run re-executes from the instance as the UI does it.
-        with (
-            simulator,
-            environment({**settings, **simulator_environment(simulator)}),
-            local_dagster(tmp_path / "dagster.log") as dagster,
-        ):
-            dagster.wait_until_loaded(STARTUP_TIMEOUT_S)
-            launched = dagster.graphql(REEXECUTE_ALL, {"parentRunId": yesterday.run_id})
-            result = launched["launchPipelineReexecution"]
-            assert result["__typename"] == "LaunchRunSuccess", result
-            rerun = wait_for_run(instance, result["run"]["runId"], timeout_s=180)
+
+def test_a_demo_run_re_executes_from_the_instance_as_the_ui_does_it(demo, dagster_after_demo):
+    dagster, instance = dagster_after_demo
+    yesterday = next(
+        run
+        for run in instance.get_runs()
+        if run.job_name == "gcore_partition_job"
+        and not run.parent_run_id
+        and run.tags["dagster/partition/date"] < time.strftime("%Y-%m-%d", time.gmtime())
+    )
+    day, domain = yesterday.tags["dagster/partition"].split("|")
+    partition_rows = (
+        f"SELECT count(*), count(DISTINCT id) FROM gcore_requests "
+        f"WHERE day = DATE '{day}' AND domain_id = {domain}"
+    )
+    before = query(demo.lake, partition_rows)
+
+    launched = dagster.graphql(REEXECUTE_ALL, {"parentRunId": yesterday.run_id})
+    result = launched["launchPipelineReexecution"]
+    assert result["__typename"] == "LaunchRunSuccess", result
+    rerun = wait_for_run(instance, result["run"]["runId"], timeout_s=180)
 
     assert rerun.status == dg.DagsterRunStatus.SUCCESS
     assert rerun.job_name == "gcore_partition_job"
@@ -153,4 +203,40 @@ def test_the_demo_loads_every_table_through_the_instance_in_parallel_and_again_e
         tag: yesterday.tags[tag] for tag in PARTITION_TAGS
     }
     # It replaced the partition, exactly: a past day's requests do not change.
-    assert query(lake, partition_rows) == before
+    assert query(demo.lake, partition_rows) == before
+
+
+# The README's picture: what the UI shows after the demo, at a size that reads well there.
+SCREENSHOT_SIZE = (1400, 900)
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_ui_shows_what_the_demo_materialized(dagster_after_demo, tmp_path):
+    """The global asset lineage after the demo, saved as a PNG: to WAAP_SCREENSHOT when set
+    (`make screenshot` regenerates the README's picture), otherwise to tmp_path."""
+    dagster, _ = dagster_after_demo
+    path = Path(os.environ.get("WAAP_SCREENSHOT") or tmp_path / "dagster-ui-after-demo.png")
+    # As the UI's own "Skip" does: no "Join the Dagster community" dialog over the page.
+    assert dagster.graphql("mutation { setNuxSeen }") == {"setNuxSeen": True}
+    with chromium(*SCREENSHOT_SIZE) as browser, screenshot_on_failure(browser, tmp_path):
+        # The picture is the page's viewport: the window's frame would take some of it.
+        browser.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": SCREENSHOT_SIZE[0], "height": SCREENSHOT_SIZE[1]}
+            | {"deviceScaleFactor": 1, "mobile": False},
+        )
+        browser.get(f"{dagster.url}/asset-groups")
+        # Every table's node, the three snapshot tables materialized and the partitioned
+        # ones partly filled.
+        shown = (*(table.name for table in TABLES), r"(?s)(Materialized.*){3}", r"\d+% filled")
+        page_text(browser, *shown)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        assert browser.save_screenshot(str(path))
+
+    png = path.read_bytes()
+    assert png.startswith(PNG_SIGNATURE)
+    assert png.endswith(b"IEND\xaeB`\x82")
+    width, height = struct.unpack(">II", png[16:24])  # the IHDR chunk comes first
+    assert (width, height) == SCREENSHOT_SIZE
+    # A page of text, boxes and lines, not a blank one (which compresses to a few KB).
+    assert len(png) > 50_000

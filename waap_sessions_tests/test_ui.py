@@ -1,8 +1,6 @@
 """The Dagster UI, as `dagster dev` serves it: every asset, check, schedule and sensor, and
 partitions counted from the configured start date. The webserver's GraphQL API answers for
-the whole code location; a headless Chromium (Debian's, `make browser`) reads the pages a
-user opens. Without Chromium the browser tests are skipped, except in CI (CI=true), where
-they fail: CI installs it, and a missing browser must not pass unnoticed."""
+the whole code location; a headless Chromium (`browser.py`) reads the pages a user opens."""
 
 import os
 import re
@@ -11,7 +9,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,15 +16,14 @@ from typing import Any
 import dagster as dg
 import httpx
 import pytest
-from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
 from waap_sessions.partitions import DOMAINS_PARTITIONS_NAME
 from waap_sessions.warehouse import TABLES
+from waap_sessions_tests.browser import PAGE_TIMEOUT_S, chromium, page_text, screenshot_on_failure
 from waap_sessions_tests.postgres import free_port
 
 # One worker runs the whole module (`--dist loadgroup`): its tests share one webserver.
@@ -55,8 +51,6 @@ PARTITIONS_QUERY = """
 # How many request partitions there are: DAYS_LOADED complete days and today of each
 # domain; a day more when the test crossed midnight since START_DATE was set.
 PARTITION_COUNTS = {days * len(DOMAINS) for days in (DAYS_LOADED + 1, DAYS_LOADED + 2)}
-# The React app loads its bundle, then fills the page from GraphQL: seconds on 2 cores.
-PAGE_TIMEOUT_S = 60
 # A count as the UI shows it, with thousands separators: "3,177 partitions".
 COUNT = r"(\d[\d,]*)"
 
@@ -141,47 +135,10 @@ def test_a_partitioned_asset_counts_missing_only_days_from_the_start_date(webser
 @pytest.fixture(scope="module")
 def browser(webserver: str) -> Iterator[WebDriver]:
     """One headless Chromium for the module (each start costs seconds), opened once the
-    webserver has loaded the code location. Selenium is given Debian's browser and driver,
-    so Selenium Manager never looks for (or downloads) either."""
-    chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
-    if chromium is None or chromedriver is None:
-        reason = "no Chromium or chromedriver installed (make browser installs them)"
-        if os.environ.get("CI", "").lower() not in ("", "0", "false"):
-            pytest.fail(f"{reason}, and CI must run the browser tests")
-        pytest.skip(reason)
+    webserver has loaded the code location."""
     ask(webserver, "{ version }")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
-        options.add_argument(argument)
-    options.add_argument("--window-size=1600,1000")  # every asset's row in view
-    driver = webdriver.Chrome(service=Service(chromedriver), options=options)
-    try:
+    with chromium(1600, 1000) as driver:  # every asset's row in view
         yield driver
-    finally:
-        driver.quit()
-
-
-@contextmanager
-def screenshot_on_failure(driver: WebDriver, folder: Path) -> Iterator[None]:
-    """Keep what the browser showed when a test fails; the failure says where."""
-    try:
-        yield
-    except Exception as failure:
-        screenshot = folder / "screenshot.png"
-        driver.save_screenshot(str(screenshot))
-        failure.add_note(f"the browser showed: {screenshot}")
-        raise
-
-
-def page_text(driver: WebDriver, *patterns: str) -> str:
-    """The page's text once every one of `patterns` shows in it."""
-
-    def text_when_shown(driver: WebDriver) -> str | None:
-        text = driver.find_element(By.TAG_NAME, "body").text
-        return text if all(re.search(pattern, text) for pattern in patterns) else None
-
-    return str(WebDriverWait(driver, PAGE_TIMEOUT_S, poll_frequency=0.2).until(text_when_shown))
 
 
 def counts(pattern: str, text: str) -> list[int]:
