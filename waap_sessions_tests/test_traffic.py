@@ -237,7 +237,6 @@ def test_monitor_mode_changes_decisions_not_detections(dataset: Dataset) -> None
 @given(
     kind=st.sampled_from(["browser", "crawler", "tool", "spoofer", "attacker"]),
     client_name=st.sampled_from(sorted({client.name for client in catalog.CLIENTS})),
-    verified=st.booleans(),
     bad=st.booleans(),
     path=st.sampled_from(["/", "/login", "/api/v1/items", "/.env", "/products/1"]),
     method=st.sampled_from(["GET", "POST"]),
@@ -246,11 +245,9 @@ def test_monitor_mode_changes_decisions_not_detections(dataset: Dataset) -> None
     calls=st.integers(0, 30),
 )
 def test_the_same_request_meets_the_same_rule_in_monitor_mode(
-    kind, client_name, verified, bad, path, method, payload, logins, calls
+    kind, client_name, bad, path, method, payload, logins, calls
 ) -> None:
-    active = firewall.Request(
-        kind, client_name, verified, bad, False, path, method, payload, logins, calls
-    )
+    active = firewall.Request(kind, client_name, bad, False, path, method, payload, logins, calls)
     blocking, monitoring = (
         firewall.verdict(active),
         firewall.verdict(replace(active, monitor_mode=True)),

@@ -34,9 +34,8 @@ RATE_WINDOW_MS = 5_000
 class Request:
     """What the firewall sees of one request and the session it belongs to."""
 
-    kind: SessionKind
+    kind: SessionKind  # "crawler" only from its operator's published range
     client_name: str
-    verified_crawler: bool
     bad_reputation: bool
     monitor_mode: bool
     path: str
@@ -64,7 +63,7 @@ def fired_rule(request: Request) -> Rule | None:
     """The first rule that matches the request, in the WAAP's order."""
     if request.bad_reputation:
         return catalog.RULE_BAD_REPUTATION
-    if request.kind == "crawler" and request.verified_crawler:
+    if request.kind == "crawler":
         return catalog.RULE_ALLOW_CRAWLERS
     if request.kind == "spoofer":
         return (

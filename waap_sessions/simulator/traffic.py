@@ -107,7 +107,6 @@ class Session:
     http_version: str
     ja3: str
     bad_reputation: bool
-    verified_crawler: bool
     records: list[RequestRecord] = field(default_factory=list)
     open_tab: bool = False
     logins: int = 0
@@ -237,7 +236,6 @@ class TrafficGenerator:
             http_version=http_version,
             ja3=ja3,
             bad_reputation=address.ip in self._bad_reputation,
-            verified_crawler=kind == "crawler",
         )
 
     def _tls_http_version(self, kind: SessionKind, client: Client) -> str:
@@ -326,7 +324,6 @@ class TrafficGenerator:
             firewall.Request(
                 kind=session.kind,
                 client_name=session.client.name,
-                verified_crawler=session.verified_crawler,
                 bad_reputation=session.bad_reputation,
                 monitor_mode=session.domain.status == "monitor",
                 path=path,
