@@ -1,8 +1,9 @@
 """Appgate SDP Controller: login and the active-sessions dashboard (`/admin/...`).
 
-Every call must ask for a supported peer API version in `Accept`. The dashboard is built
-from the same active sessions as Access Watch, so `totalCount` equals their number and
-the location and version breakdowns each sum to it.
+Every call must ask for a supported peer API version in `Accept`. The dashboard counts
+the company's own VPN sessions connected now (`workforce.py`), not the web traffic's
+visitors: `totalCount` is their number, and the location and version breakdowns each sum
+to it.
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from waap_sessions.simulator.catalog import APPGATE_CLIENT_VERSIONS
 from waap_sessions.simulator.clock import SimulatedClock
 from waap_sessions.simulator.config import SimulatorConfig
-from waap_sessions.simulator.dataset import ActiveSession, Dataset, iso_utc, to_ms
+from waap_sessions.simulator.dataset import iso_utc, to_ms
 from waap_sessions.simulator.vendors import appgate_error, json_response, same_secret
+from waap_sessions.simulator.workforce import Connection, Site, Workforce
 
 LOGIN_PATH = "/admin/login"
 DASHBOARD_PATH = "/admin/stats/active-sessions/dashboard"
@@ -45,43 +46,31 @@ class LoginRequest(BaseModel):
     deviceId: uuid.UUID
 
 
-def client_version(session_id: str) -> tuple[str, str]:
-    """A deterministic Appgate client version (and its support status) for a session."""
-    total = sum(weight for _, _, weight in APPGATE_CLIENT_VERSIONS)
-    point = int(session_id[:8], 16) / 0xFFFFFFFF * total
-    for version, support, weight in APPGATE_CLIENT_VERSIONS:
-        point -= weight
-        if point <= 0:
-            return version, support
-    version, support, _ = APPGATE_CLIENT_VERSIONS[-1]
-    return version, support
-
-
-def dashboard(active: list[ActiveSession]) -> dict[str, Any]:
-    """`{totalCount, geoIpData, versions}` from active sessions, grouped by country centroid."""
-    by_country: defaultdict[str, list[ActiveSession]] = defaultdict(list)
-    for item in active:
-        by_country[item.session.address.country.code].append(item)
-    geo = []
-    for code, items in sorted(by_country.items(), key=lambda entry: (-len(entry[1]), entry[0])):
-        country = items[0].session.address.country
-        geo.append(
-            {
-                "sessionCount": len(items),
-                "latitude": country.latitude,
-                "longitude": country.longitude,
-                "countryCode": code,
-                "continentCode": country.continent,
-                "ips": sorted({item.session.address.ip for item in items}),
-            }
+def dashboard(connections: list[Connection]) -> dict[str, Any]:
+    """`{totalCount, geoIpData, versions}` from the connected sessions, grouped by city."""
+    by_site: defaultdict[Site, list[Connection]] = defaultdict(list)
+    for connection in connections:
+        by_site[connection.site].append(connection)
+    geo = [
+        {
+            "sessionCount": len(sessions),
+            "latitude": site.latitude,
+            "longitude": site.longitude,
+            "countryCode": site.country,
+            "continentCode": site.continent,
+            "ips": sorted({session.address.ip for session in sessions}),
+        }
+        for site, sessions in sorted(
+            by_site.items(), key=lambda item: (-len(item[1]), item[0].city)
         )
-    versions = Counter(client_version(item.session.id) for item in active)
+    ]
+    versions = Counter(connection.person.release for connection in connections)
     return {
-        "totalCount": len(active),
+        "totalCount": len(connections),
         "geoIpData": geo,
         "versions": {
-            version: {"supportStatus": support, "sessionCount": count}
-            for (version, support), count in sorted(versions.items())
+            release.version: {"supportStatus": release.support, "sessionCount": count}
+            for release, count in sorted(versions.items(), key=lambda item: item[0].version)
         },
     }
 
@@ -89,8 +78,10 @@ def dashboard(active: list[ActiveSession]) -> dict[str, Any]:
 class AppgateApi:
     """The Appgate routes, with the bearer tokens they issued."""
 
-    def __init__(self, dataset: Dataset, config: SimulatorConfig, clock: SimulatedClock) -> None:
-        self._dataset = dataset
+    def __init__(
+        self, workforce: Workforce, config: SimulatorConfig, clock: SimulatedClock
+    ) -> None:
+        self._workforce = workforce
         self._config = config
         self._clock = clock
         self._token_expiry: dict[str, datetime] = {}
@@ -165,4 +156,4 @@ class AppgateApi:
         now = self._clock.now()
         if expires is None or expires <= now:
             return appgate_error(401, _TOKEN_ERROR)
-        return json_response(dashboard(self._dataset.active_sessions(now)))
+        return json_response(dashboard(self._workforce.active(now)))

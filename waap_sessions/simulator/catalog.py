@@ -471,15 +471,6 @@ ORDINARY_STATUS_CODES: tuple[tuple[int, float], ...] = (
     (502, 0.5),
 )
 
-# Appgate clients in use, with the controller's support status for each.
-APPGATE_CLIENT_VERSIONS: tuple[tuple[str, str, float], ...] = (
-    ("6.4.2-release-3210", "full", 45),
-    ("6.3.1-release-1234", "full", 25),
-    ("6.2.0-release-987", "partial", 18),
-    ("6.0.3-release-555", "partial", 8),
-    ("5.5.4-release-321", "none", 4),
-)
-
 ACCESSWATCH_THREATS: tuple[str, ...] = (
     "suspicious_scan",
     "comment_spam",

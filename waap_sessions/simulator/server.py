@@ -34,6 +34,7 @@ from waap_sessions.simulator.vendors import (
     error_response,
     vendor_of,
 )
+from waap_sessions.simulator.workforce import workforce
 
 _START_TIMEOUT_S = 10.0
 
@@ -143,7 +144,8 @@ class Simulator:
         self.faults = Faults()
         self.request_log: list[LoggedRequest] = []
         self._clock = SimulatedClock(self.config.now)
-        self._appgate = AppgateApi(self.dataset, self.config, self._clock)
+        self.workforce = workforce(self.config.seed)
+        self._appgate = AppgateApi(self.workforce, self.config, self._clock)
         vendors = (
             GcoreApi(self.dataset, self.config, self._clock),
             AccessWatchApi(self.dataset, self.config, self._clock),
