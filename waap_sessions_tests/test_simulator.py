@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from waap_sessions.simulator import Dataset, Faults, ScriptedFault, Simulator, SimulatorConfig
 from waap_sessions.simulator.appgate import dashboard
 from waap_sessions.simulator.dataset import DAY_MS, RequestRecord, to_ms
+from waap_sessions.simulator.networks import owner_of
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 ANALYTICS = "/waap/v1/analytics/requests"
@@ -573,6 +574,10 @@ def test_appgate_shows_the_workforce_not_the_web_visitors(sim: Simulator) -> Non
     }
     assert suspects
     assert not suspects & {ip for g in board["geoIpData"] for ip in g["ips"]}
+    # Every address lies in its location's country, as a GeoIP database would place it.
+    for location in board["geoIpData"]:
+        owners = {owner_of(ip) for ip in location["ips"]}
+        assert {owner.country if owner else None for owner in owners} == {location["countryCode"]}
     # Everyone in an office leaves through its NAT: a few addresses, shared.
     egress = {a.ip for a in sim.workforce.office_egress}
     berlin = next(g for g in board["geoIpData"] if g["countryCode"] == "DE")  # Berlin HQ

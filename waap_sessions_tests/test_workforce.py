@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from waap_sessions.enumerations import APPGATE_SUPPORT_STATUSES
 from waap_sessions.simulator.appgate import dashboard
+from waap_sessions.simulator.networks import owner_of
 from waap_sessions.simulator.workforce import (
     RELEASES,
     Connection,
@@ -86,14 +87,18 @@ def connected_from_home_site(people: Workforce, site: Site, local: datetime) -> 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_people_connect_in_their_local_working_hours(seed: int) -> None:
     people = Workforce(seed)
-    for site in {person.home for person in people.people}:
-        living_there = sum(1 for p in people.people if p.home is site and p.role != "service")
-        if living_there < 10:  # a handful of contractors: too few for shares
-            continue
-        late_morning = connected_from_home_site(people, site, WEDNESDAY + timedelta(hours=11))
-        assert late_morning > living_there / 2, site.city
-        for quiet in (WEDNESDAY + timedelta(hours=3), SUNDAY + timedelta(hours=11)):
-            assert connected_from_home_site(people, site, quiet) < late_morning / 5, site.city
+    residents = Counter(p.home for p in people.people if p.role != "service")
+    quiet_times = (WEDNESDAY + timedelta(hours=3), SUNDAY + timedelta(hours=11))
+
+    def connected(sites: list[Site], local: datetime) -> int:
+        return sum(connected_from_home_site(people, site, local) for site in sites)
+
+    # Everyone together, each at their own local time; then each large office alone.
+    for sites in [list(residents)] + [[site] for site, n in residents.items() if n >= 30]:
+        late_morning = connected(sites, WEDNESDAY + timedelta(hours=11))
+        assert late_morning > sum(residents[site] for site in sites) / 2
+        for quiet in quiet_times:
+            assert connected(sites, quiet) < late_morning / 8, (sites[0].city, quiet)
 
 
 def test_most_sessions_run_the_two_newest_releases_and_contractors_lag() -> None:
@@ -133,3 +138,19 @@ def test_an_office_shares_its_egress_addresses(seed: int) -> None:
     # Contractors never use an office; employees also connect from home.
     assert not any(c.address.ip in egress for c in sessions if c.person.role == "contractor")
     assert any(c.address.ip not in egress for c in sessions if c.person.role == "employee")
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_every_address_lies_in_its_locations_country(seed: int) -> None:
+    people = Workforce(seed)
+    sessions = [
+        c
+        for hours in range(0, 7 * 24, 5)
+        for c in people.active(WEDNESDAY + timedelta(hours=hours))
+    ]
+
+    for connection in sessions:
+        owner = owner_of(connection.address.ip)
+        assert owner is not None
+        assert owner.country == connection.address.country.code == connection.site.country
+    assert any(":" in c.address.ip for c in sessions)  # home lines have IPv6 too

@@ -10,21 +10,23 @@ on-call engineers at night, a handful of people on weekends, and a few headless 
 
 Everything is drawn from (seed, person, local date), so re-asking gives the same answer
 and moving the simulated clock changes who is connected smoothly. Addresses come from
-the networks the web traffic uses too: an office's NAT egress (a few fixed business-line
-IPv4 addresses everyone in the office shares, also the source of employees' browsing of
-the company's own sites: `Workforce.office_egress`) or a home or mobile line in the
-person's country.
+the networks the web traffic uses too (`networks.py`): an office's NAT egress (a few fixed
+business-line IPv4 addresses everyone in the office shares; `Workforce.office_egress`
+lets the web traffic send employees' browsing of the company's own sites from them) or a
+home or mobile line in the person's country. Each city keeps its own UTC offset (New York
+is not the US centroid's); daylight saving and public holidays are left out.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import random
-import zlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from typing import Literal
+
+from waap_sessions.simulator import networks
+from waap_sessions.simulator.networks import Address
 
 Role = Literal["employee", "contractor", "service"]
 Line = Literal["office", "home", "mobile"]
@@ -36,10 +38,13 @@ class Site:
 
     city: str
     country: str
-    continent: str
     latitude: float
     longitude: float
-    utc_offset_h: float  # standard time; daylight saving is left out
+    utc_offset_h: float  # the city's standard time (a country may span several zones)
+
+    @property
+    def continent(self) -> str:
+        return networks.country(self.country).continent
 
 
 @dataclass(frozen=True)
@@ -59,19 +64,19 @@ class Release:
 
 # (site, share of employees, NAT egress addresses)
 _OFFICES: tuple[tuple[Site, float, int], ...] = (
-    (Site("Berlin", "DE", "EU", 52.5200, 13.4050, 1), 0.38, 4),
-    (Site("London", "GB", "EU", 51.5074, -0.1278, 0), 0.14, 2),
-    (Site("Warsaw", "PL", "EU", 52.2297, 21.0122, 1), 0.16, 3),
-    (Site("New York", "US", "NA", 40.7128, -74.0060, -5), 0.14, 3),
-    (Site("Bangalore", "IN", "AS", 12.9716, 77.5946, 5.5), 0.12, 2),
-    (Site("Singapore", "SG", "AS", 1.3521, 103.8198, 8), 0.06, 2),
+    (Site("Berlin", "DE", 52.5200, 13.4050, 1), 0.38, 4),
+    (Site("London", "GB", 51.5074, -0.1278, 0), 0.14, 2),
+    (Site("Warsaw", "PL", 52.2297, 21.0122, 1), 0.16, 3),
+    (Site("New York", "US", 40.7128, -74.0060, -5), 0.14, 3),
+    (Site("Bangalore", "IN", 12.9716, 77.5946, 5.5), 0.12, 2),
+    (Site("Singapore", "SG", 1.3521, 103.8198, 8), 0.06, 2),
 )
 # Where contractors live when not in an office city: (site, share).
 _CONTRACTOR_HOMES: tuple[tuple[Site, float], ...] = (
-    (Site("Kyiv", "UA", "EU", 50.4501, 30.5234, 2), 0.30),
-    (Site("Bucharest", "RO", "EU", 44.4268, 26.1025, 2), 0.25),
-    (Site("Ho Chi Minh City", "VN", "AS", 10.8231, 106.6297, 7), 0.25),
-    (Site("Sao Paulo", "BR", "SA", -23.5505, -46.6333, -3), 0.20),
+    (Site("Kyiv", "UA", 50.4501, 30.5234, 2), 0.30),
+    (Site("Bucharest", "RO", 44.4268, 26.1025, 2), 0.25),
+    (Site("Ho Chi Minh City", "VN", 10.8231, 106.6297, 7), 0.25),
+    (Site("Sao Paulo", "BR", -23.5505, -46.6333, -3), 0.20),
 )
 RELEASES: tuple[Release, ...] = (
     Release("6.4.2-release-4105", "full", 52, 18, 4),
@@ -140,19 +145,12 @@ class Connection:
         return self.start <= at < self.end
 
 
-@dataclass(frozen=True)
-class Address:
-    """STAND-IN until networks.py lands on main."""
-
-    ip: str
-    flags: tuple[str, ...]
-
-
 def _address(rng: random.Random, site: Site, line: Line) -> Address:
     """An address on a line in the site's country: the one place addresses are drawn."""
-    base = ipaddress.ip_network("100.64.0.0/10")[zlib.crc32(site.country.encode()) % 64 << 16]
-    flags = {"office": ("corporate",), "home": ("broadband",), "mobile": ("mobile",)}[line]
-    return Address(str(base + rng.randrange(1, 65535)), flags)
+    country = networks.country(site.country)
+    if line == "office":
+        return networks.business(rng, country)
+    return networks.residential(rng, country, mobile=line == "mobile")
 
 
 class Workforce:
