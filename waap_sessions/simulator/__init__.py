@@ -1,8 +1,9 @@
 """A local simulator of the four session APIs: the demo's default backend and the tests' backbone.
 
 One deterministic data set (`Dataset`) lies behind Gcore WAAP request analytics, IP Spotlight
-and domains, Access Watch sessions and the Appgate SDP active-sessions dashboard, all served
-on one loopback port (`Simulator`) with injectable faults (`Faults`).
+and domains and Access Watch sessions; a company's workforce (`workforce.py`) behind the
+Appgate SDP active-sessions dashboard. All four are served on one loopback port
+(`Simulator`) with injectable faults (`Faults`).
 """
 
 from waap_sessions.simulator.config import SimulatorConfig

@@ -133,7 +133,8 @@ async def _routing_error(request: Request, error: Exception) -> Response:
 
 
 class Simulator:
-    """All four APIs over one deterministic data set, on a loopback port, with faults.
+    """All four APIs on a loopback port, with faults: the web APIs over one deterministic
+    data set (`dataset`), Appgate over the company's workforce (`workforce`).
 
     Use as a context manager (`with Simulator(config) as sim:`) or call `start` and `stop`.
     """
