@@ -160,7 +160,7 @@ def test_data_looks_like_real_traffic(sim: Simulator) -> None:
     assert 0.05 <= sum(row["decision"] == "blocked" for row in rows) / len(rows) <= 0.15
     assert len({row["country"] for row in rows}) >= 25
     sessions_per_ip = Counter(ip for ip, _ in {(r["client_ip"], r["session_id"]) for r in rows})
-    assert max(sessions_per_ip.values()) >= 50  # NAT gateways and crawlers
+    assert max(sessions_per_ip.values()) >= 30  # office NATs and crawlers
     versions = Counter(ipaddress.ip_address(row["client_ip"]).version for row in rows)
     assert 0.2 < versions[6] / len(rows) < 0.55  # Google's IPv6 statistics: about 45%
     assert {"Chrome", "Firefox", "Safari", "Edge", "Googlebot", "Python Requests", "curl"} <= {

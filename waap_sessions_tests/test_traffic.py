@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from waap_sessions.simulator import Dataset, SimulatorConfig, catalog, firewall, networks
 from waap_sessions.simulator.accesswatch import session_object
 from waap_sessions.simulator.dataset import DAY_MS, RequestRecord, to_ms
+from waap_sessions.simulator.workforce import workforce
 
 SEEDS = (1, 2, 3, 4, 5)
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)  # a Friday: full days Tuesday to Thursday
@@ -293,9 +294,12 @@ def test_every_address_belongs_to_its_country_and_organisation(dataset: Dataset)
 
 
 def test_attacks_come_from_many_addresses_in_many_countries(dataset: Dataset) -> None:
-    attacks = [r.summary for r in records(dataset) if r.summary["rule_name"] in PAYLOAD_RULES]
-    assert len({row["client_ip"] for row in attacks}) >= 30
-    assert len({row["country"] for row in attacks}) >= 8
+    # Every detection: probes, bad reputations, bots refused (once: 30 IPs in 4 countries).
+    attacks = [r.summary for r in records(dataset) if r.detected]
+    assert len({row["client_ip"] for row in attacks}) >= 50
+    assert len({row["country"] for row in attacks}) >= 10
+    probes = [row for row in attacks if row["rule_name"] in PAYLOAD_RULES]
+    assert len({row["client_ip"] for row in probes}) >= 10
 
 
 def test_tls_facts_fit_the_scheme(dataset: Dataset) -> None:
@@ -364,3 +368,25 @@ def test_access_watch_judges_what_a_session_did_at_a_human_pace(dataset: Dataset
             if "speed" in item:
                 assert item["speed"]["per_minute"] <= 1_000
     assert seen
+
+
+def test_the_companys_staff_browse_from_their_offices_in_working_hours(dataset: Dataset) -> None:
+    offices = {address.ip: address for address in workforce(dataset.config.seed).office_egress}
+    starts = [
+        session.records[0]
+        for session in {id(r.session): r.session for r in records(dataset)}.values()
+        if session.address.ip in offices
+    ]
+    assert len(starts) >= 10
+    assert {first.summary["user_agent_client"] for first in starts} <= BROWSERS | {
+        "Samsung Internet"
+    }
+    for first in starts:
+        office = offices[first.summary["client_ip"]]
+        assert first.summary["organization"] == office.organization
+    local_hours = [
+        (first.request_time / HOUR_MS + networks.country(first.summary["country"]).utc_offset_h)
+        % 24
+        for first in starts
+    ]
+    assert sum(7 <= hour < 19 for hour in local_hours) >= 0.8 * len(local_hours)

@@ -192,6 +192,11 @@ HOURLY_SHAPE: tuple[float, ...] = (
     0.62, 0.45, 0.33, 0.26, 0.23, 0.25, 0.33, 0.47, 0.60, 0.70, 0.76, 0.80,
     0.82, 0.82, 0.82, 0.83, 0.85, 0.87, 0.90, 0.95, 1.00, 1.00, 0.92, 0.78,
 )
+# The same at an office: the working day, and a little before and after it.
+OFFICE_HOURLY_SHAPE: tuple[float, ...] = (
+    0.02, 0.02, 0.02, 0.02, 0.02, 0.02, 0.05, 0.20, 0.70, 1.00, 1.00, 0.95,
+    0.70, 0.90, 1.00, 1.00, 0.90, 0.60, 0.25, 0.10, 0.05, 0.03, 0.02, 0.02,
+)
 # Monday to Sunday: a shop's week, a little busier on Sunday evening, quieter on Saturday.
 WEEKDAY_SHAPE: tuple[float, ...] = (1.0, 0.98, 0.97, 0.96, 0.95, 0.85, 0.93)
 # fmt: on

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from waap_sessions.simulator import networks
 from waap_sessions.simulator.config import SimulatorConfig
 from waap_sessions.simulator.traffic import (
     DAY_MS,
@@ -34,6 +33,7 @@ from waap_sessions.simulator.traffic import (
     Session,
     TrafficGenerator,
 )
+from waap_sessions.simulator.workforce import workforce
 
 __all__ = ["DAY_MS", "ActiveSession", "Dataset", "Domain", "RequestRecord", "Session"]
 
@@ -83,13 +83,11 @@ class Dataset:
         self.config = config
         self.version = 0
         self._lock = threading.Lock()
-        # Address pools (NAT gateways, clouds, crawlers) come from the seed alone, so the
+        # Address pools (office NATs, clouds, crawlers) come from the seed alone, so the
         # same busy IPs recur across days; each day then draws from a stream of its own.
-        offices = random.Random(f"waap-sim/{config.seed}/offices")
-        corporate = [
-            networks.business(offices, networks.country(code)) for code in ("DE", "GB", "US")
-        ]
-        self._generator = TrafficGenerator(config.seed, corporate)
+        # The company's staff browse its sites from their offices, the Appgate population's.
+        offices = workforce(config.seed).office_egress
+        self._generator = TrafficGenerator(config.seed, list(offices))
         self.domains: tuple[Domain, ...] = self._make_domains()
         self._records: dict[int, list[RequestRecord]] = {d.id: [] for d in self.domains}
         self._times: dict[int, list[int]] = {d.id: [] for d in self.domains}

@@ -62,7 +62,7 @@ _GAP_S: dict[str, float] = {
     "WPScan": 0.5,
     "Hydra": 0.3,
 }
-_CORPORATE_SHARE = 0.08  # browser sessions from an office's NAT: everyone behind one IP
+_CORPORATE_SHARE = 0.03  # browser sessions of the company's staff, from an office's NAT
 _ATTACK_POOL = 240
 _BAD_REPUTATION_SHARE = 0.35
 _SCANNER_DAY_SHARE = 0.25
@@ -286,15 +286,21 @@ class TrafficGenerator:
         return moments
 
     def start_time(self, session: Session, day_ms: int) -> int:
-        """When in the UTC day a session starts: people by their local hour, machines any time."""
+        """When in the UTC day a session starts: people by their local hour (at the office,
+        its working hours), machines any time."""
         rng = self.rng
         if session.kind != "browser":
             return day_ms + rng.randrange(DAY_MS)
         offset_ms = int(session.address.country.utc_offset_h * HOUR_MS)
+        shape = (
+            catalog.OFFICE_HOURLY_SHAPE
+            if "corporate" in session.address.flags
+            else catalog.HOURLY_SHAPE
+        )
         while True:
             moment = day_ms + rng.randrange(DAY_MS)
             local_hour = ((moment + offset_ms) // HOUR_MS) % 24
-            if rng.random() < catalog.HOURLY_SHAPE[local_hour]:
+            if rng.random() < shape[local_hour]:
                 return moment
 
     # -- requests ---------------------------------------------------------------------
