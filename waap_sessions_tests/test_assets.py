@@ -24,6 +24,9 @@ from waap_sessions_tests.conftest import (
 TODAY = datetime.now(UTC).date()
 YESTERDAY = TODAY - timedelta(days=1)
 CONFIG = SimulatorConfig(seed=5, domains=2, days=3, requests_per_day=2500)
+# One worker runs the module (`--dist loadgroup`): its tests share the lake `loaded`
+# fills, which two workers would each fill again.
+pytestmark = pytest.mark.xdist_group("assets")
 PARTITIONED = [gcore_requests, gcore_ip_top_sessions, top_sessions]
 SNAPSHOTS = [accesswatch_sessions, appgate_active_sessions, active_sessions]
 

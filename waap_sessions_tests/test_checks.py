@@ -40,6 +40,9 @@ YESTERDAY = datetime.now(UTC).date() - timedelta(days=1)
 DAYS = (YESTERDAY - timedelta(days=1), YESTERDAY)
 # Exact volumes: the cases below name the API's count of a day (3,000).
 CONFIG = SimulatorConfig(seed=7, domains=2, days=3, requests_per_day=3000, exact_volume=True)
+# One worker runs the module (`--dist loadgroup`): its tests share the lake `loaded`
+# fills, which two workers would each fill again.
+pytestmark = pytest.mark.xdist_group("checks")
 
 
 @dataclass(frozen=True)

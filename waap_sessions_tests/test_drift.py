@@ -37,6 +37,9 @@ YESTERDAY = datetime.now(UTC).date() - timedelta(days=1)
 CONFIG = SimulatorConfig(
     seed=13, domains=1, days=2, requests_per_day=800, active_window_s=2 * 86_400
 )
+# One worker runs the module (`--dist loadgroup`): its tests share the lake `loaded`
+# fills, which two workers would each fill again.
+pytestmark = pytest.mark.xdist_group("drift")
 
 
 @dataclass(frozen=True)
