@@ -33,6 +33,9 @@ APPGATE_ACCEPT = {"Accept": "application/vnd.appgate.peer-v22+json"}
 WINDOW_START = datetime(2026, 11, 18, tzinfo=UTC)
 WINDOW_END = datetime(2026, 11, 19, tzinfo=UTC)
 WINDOW = {"start": WINDOW_START.isoformat(), "end": WINDOW_END.isoformat()}
+# One worker runs the module (`--dist loadgroup`): its tests share the simulator `sim`
+# serves, which two workers would each draw again.
+pytestmark = pytest.mark.xdist_group("simulator")
 
 
 def small_config(**changes: Any) -> SimulatorConfig:

@@ -8,6 +8,7 @@ API has no field for it (a session's kind, which the WAAP does not report).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import statistics
@@ -70,11 +71,15 @@ REGISTRY_OF_CONTINENT = {"NA": "ARIN", "EU": "RIPE", "AS": "APNIC", "OC": "APNIC
 REGISTRY_EXCEPTIONS = {"MX": "LACNIC", "TR": "RIPE", "IL": "RIPE", "SA": "RIPE", "IR": "RIPE"}
 
 
+@functools.cache
+def dataset_of(seed: int) -> Dataset:
+    """The data set of one seed, drawn once for every test of the module."""
+    return Dataset(SimulatorConfig(seed=seed, domains=3, days=3, requests_per_day=2000, now=NOW))
+
+
 @pytest.fixture(scope="module", params=SEEDS, ids=[f"seed{seed}" for seed in SEEDS])
 def dataset(request: pytest.FixtureRequest) -> Dataset:
-    return Dataset(
-        SimulatorConfig(seed=request.param, domains=3, days=3, requests_per_day=2000, now=NOW)
-    )
+    return dataset_of(request.param)
 
 
 def records(dataset: Dataset) -> list[RequestRecord]:
@@ -146,8 +151,7 @@ def test_daily_volumes_vary(dataset: Dataset) -> None:
 def test_some_days_carry_a_scanner_or_a_credential_stuffing_wave() -> None:
     scanners = waves = 0
     for seed in SEEDS:
-        config = SimulatorConfig(seed=seed, domains=3, days=3, requests_per_day=2000, now=NOW)
-        rows = records(Dataset(config))
+        rows = records(dataset_of(seed))
         per_day = Counter((r.summary["domain_id"], r.request_time // DAY_MS) for r in rows)
         per_session = Counter(
             (r.summary["domain_id"], r.request_time // DAY_MS, r.summary["session_id"])
